@@ -1,0 +1,285 @@
+"""The ``stakes`` command line (typer + rich).
+
+Bad input never shows a traceback: every problem is printed on its own line
+(file:line:column: field: message) and the exit code is 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+from rich.console import Console
+
+from .. import __version__
+from ..errors import OptionError, StakesError
+
+app = typer.Typer(
+    name="stakes",
+    help="Forecast multi-actor political bargaining and test the levers that move it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def reports_errors(fn: Callable) -> Callable:
+    """Print StakesError problems one per line and exit 2, with no traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except StakesError as exc:
+            for line in exc.lines():
+                err.print(f"error: {line}", markup=False)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+def parse_sets(sets: list[str] | None, models: list[str]) -> dict[str, dict[str, Any]]:
+    """``model.option=value`` pairs; values read as YAML 1.2 scalars (so 0.5, true, paper)."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe")
+    yaml.version = (1, 2)
+    out_: dict[str, dict[str, Any]] = {}
+    for item in sets or []:
+        key, eq, raw = item.partition("=")
+        model, dot, option = key.strip().partition(".")
+        if not eq or not dot or not model or not option:
+            raise OptionError(f"--set {item!r}: expected MODEL.OPTION=VALUE, e.g. eum.Q=0.5")
+        if model not in models:
+            raise OptionError(f"--set {item!r}: model {model!r} is not being run "
+                              f"(models: {', '.join(models)})")
+        try:
+            value = yaml.load(raw) if raw.strip() else raw
+        except Exception:
+            value = raw
+        out_.setdefault(model, {})[option] = value
+    return out_
+
+
+@app.callback(invoke_without_command=True)
+def main(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    if version:
+        out.print(f"stakes {__version__}")
+        raise typer.Exit(0)
+
+
+@app.command()
+@reports_errors
+def run(
+    scenario: Optional[str] = typer.Argument(
+        None, help="Scenario file (our YAML or a peer format) or packaged name; "
+        "default: the embedded default scenario."),
+    model: Optional[list[str]] = typer.Option(
+        None, "--model", "-m", help="Model to run (repeatable; 'all' for every model). "
+        "Default: eum, compromise, median."),
+    set_: Optional[list[str]] = typer.Option(
+        None, "--set", help="Model option, MODEL.OPTION=VALUE (repeatable)."),
+    rounds: Optional[int] = typer.Option(None, "--rounds", min=1, max=100_000,
+                                         help="Round limit of the iterative models."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random generators."),
+    lever: Optional[list[str]] = typer.Option(None, "--lever", help="Lever to test (repeatable)."),
+    plan: Optional[list[str]] = typer.Option(None, "--plan", help="Plan to test (repeatable)."),
+    no_levers: bool = typer.Option(False, "--no-levers", help="Baseline only."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o",
+                                          help="Write the output to this file."),
+) -> None:
+    """Run models on a scenario: the baseline, and every lever and plan it defines."""
+    from ..api import load
+    from ..engine import DEFAULT_MODELS, interventions_for, run_scenario
+    from ..models import model_names
+
+    if fmt not in ("table", "json"):
+        raise OptionError(f"--format {fmt!r}: expected table or json")
+    models = list(model or DEFAULT_MODELS)
+    if "all" in models:
+        models = model_names()
+    scn = load(scenario)
+    options = parse_sets(set_, models)
+    if no_levers:
+        ivs = interventions_for(scn)
+    elif lever or plan:
+        ivs = interventions_for(scn, lever, plan)
+    else:
+        ivs = interventions_for(scn, "all", "all")
+    explicit = model is not None and "all" not in (model or [])
+    results = run_scenario(scn, models, options=options, interventions=ivs, rounds=rounds,
+                           seed=seed, skip_inapplicable=not explicit)
+    if fmt == "json":
+        from ..results import to_document
+
+        text = json.dumps(to_document(scn, results), indent=2, allow_nan=False)
+        _emit(text, output)
+    else:
+        from .tables import results_tables
+
+        console = Console(file=open(output, "w", encoding="utf-8"), width=140) if output else out
+        results_tables(console, scn, results)
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text + "\n")
+    else:
+        from ..scenario.yaml_io import write_atomic
+
+        write_atomic(output, text + "\n")
+
+
+@app.command()
+@reports_errors
+def levers(
+    scenario: Optional[str] = typer.Argument(None, help="Scenario (default: the embedded one)."),
+    model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Models (repeatable)."),
+    rounds: Optional[int] = typer.Option(None, "--rounds", min=1, max=100_000),
+    seed: int = typer.Option(0, "--seed"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+) -> None:
+    """Each lever's and plan's shift of every forecast against the baseline."""
+    from ..api import load
+    from ..engine import DEFAULT_MODELS, interventions_for, run_scenario
+    from .tables import lever_effects, lever_table
+
+    scn = load(scenario)
+    if not scn.levers and not scn.plans:
+        raise OptionError(f"scenario {scn.metadata.name!r} defines no levers or plans")
+    models = list(model or DEFAULT_MODELS)
+    results = run_scenario(scn, models, interventions=interventions_for(scn, "all", "all"),
+                           rounds=rounds, seed=seed, skip_inapplicable=model is None)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(lever_effects(results), indent=2, allow_nan=False) + "\n")
+    elif fmt == "table":
+        lever_table(out, scn, results)
+    else:
+        raise OptionError(f"--format {fmt!r}: expected table or json")
+
+
+@app.command()
+@reports_errors
+def models(
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+) -> None:
+    """List the models with their options, defaults and references."""
+    from ..models import get_model, model_names
+    from .tables import models_table
+
+    found = [get_model(n) for n in model_names()]
+    if fmt == "json":
+        doc = [{
+            "name": m.name, "title": m.title, "scope": m.scope, "references": list(m.references),
+            "options": {
+                k: {"default": f.default, "description": f.description,
+                    "type": str(f.annotation).replace("typing.", "")}
+                for k, f in m.Options.model_fields.items()
+            },
+        } for m in found]
+        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+    else:
+        models_table(out, found)
+
+
+@app.command()
+@reports_errors
+def convert(
+    source: Path = typer.Argument(..., help="Input file in any supported format."),
+    target: Path = typer.Argument(..., help="Output YAML file."),
+    salience_scale: str = typer.Option("auto", help="auto, unit (0-1) or percent (0-100)."),
+) -> None:
+    """Convert a peer file (BDM CSV, KTAB CSV/XML, decide TSV, ...) into stakes YAML."""
+    from ..readers.convert import convert as do_convert
+
+    do_convert(source, target, salience_scale=salience_scale)
+    err.print(f"wrote {target}")
+
+
+@app.command()
+@reports_errors
+def new(
+    target: Path = typer.Argument(..., help="Where to write the template."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Write a commented scenario template to fill in."""
+    from importlib import resources
+
+    from ..scenario.yaml_io import write_atomic
+
+    if target.exists() and not force:
+        raise OptionError(f"{target} exists; use --force to overwrite it")
+    text = (resources.files("stakes.data") / "template.yaml").read_text(encoding="utf-8")
+    write_atomic(target, text)
+    err.print(f"wrote {target}; edit it, then: stakes run {target}")
+
+
+@app.command()
+@reports_errors
+def scenarios() -> None:
+    """List the packaged scenarios."""
+    from ..api import DEFAULT_SCENARIO, load, packaged_scenarios
+
+    for name, path in sorted(packaged_scenarios().items()):
+        scn = load(path)
+        mark = " (default)" if name == DEFAULT_SCENARIO else ""
+        out.print(f"[bold]{name}[/bold]{mark}: {scn.metadata.name} "
+                  f"({len(scn.actors)} actors, {len(scn.issues)} issues, "
+                  f"{len(scn.levers)} levers, {len(scn.plans)} plans)")
+
+
+@app.command()
+@reports_errors
+def evidence(
+    scenario: Optional[str] = typer.Argument(None, help="Scenario (default: the embedded one)."),
+    sources: Path = typer.Option(..., "--sources", help="Folder with your copies of the sources."),
+) -> None:
+    """Check every quote against the sources; list values without a basis. Exit 1 on findings."""
+    from ..api import load
+    from ..scenario.evidence import check_evidence, missing_basis
+
+    scn = load(scenario)
+    if not sources.is_dir():
+        raise OptionError(f"--sources {sources}: not a folder")
+    findings = check_evidence(scn, sources)
+    unbased = missing_basis(scn)
+    for f in findings:
+        out.print(f"[red]quote[/red] {f}", markup=True, highlight=False)
+    for f in unbased:
+        out.print(f"[yellow]no basis[/yellow] {f}", markup=True, highlight=False)
+    n_quotes = sum(1 for _ in _quotes(scn))
+    out.print(f"{n_quotes} quotes checked, {len(findings)} not found; "
+              f"{len(unbased)} values without a basis")
+    if findings or unbased:
+        raise typer.Exit(1)
+
+
+def _quotes(scn):
+    from ..scenario.schema import Evidence
+
+    def walk(node):
+        if isinstance(node, Evidence):
+            yield node
+        elif hasattr(node, "__pydantic_fields__"):
+            for name in type(node).model_fields:
+                yield from walk(getattr(node, name))
+        elif isinstance(node, (list, tuple)):
+            for x in node:
+                yield from walk(x)
+
+    yield from walk(scn)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

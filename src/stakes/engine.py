@@ -1,0 +1,130 @@
+"""Run models on a scenario, with or without levers: the engine behind the CLI,
+the Python API and the web app."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from .errors import ModelError, OptionError
+from .levers import Intervention, baseline, intervention_for_lever, intervention_for_plan, schedule_for
+from .models import ROUNDS_OPTION, get_model, make_options
+from .models.base import ModelRun
+from .scenario.arrays import to_problem
+from .scenario.schema import Scenario
+
+DEFAULT_MODELS = ("eum", "compromise", "median")
+
+
+@dataclass
+class Result:
+    """One model run on one issue (or on all issues, for joint models) under one intervention."""
+
+    intervention: Intervention
+    run: ModelRun
+    moved: list[str] = field(default_factory=list)  # actors whose final position differs from start
+    seconds: float = 0.0
+
+    @property
+    def model(self) -> str:
+        return self.run.model
+
+
+def interventions_for(
+    scn: Scenario,
+    levers: Sequence[str] | str | None = None,
+    plans: Sequence[str] | str | None = None,
+    include_baseline: bool = True,
+) -> list[Intervention]:
+    """Baseline, then the named levers and plans (``"all"`` for every one)."""
+    out = [baseline()] if include_baseline else []
+    lever_ids = [lv.id for lv in scn.levers] if levers == "all" else list(levers or [])
+    plan_ids = [p.id for p in scn.plans] if plans == "all" else list(plans or [])
+    for lid in lever_ids:
+        try:
+            out.append(intervention_for_lever(scn, lid))
+        except KeyError:
+            known = ", ".join(lv.id for lv in scn.levers) or "none"
+            raise OptionError(f"unknown lever {lid!r} (scenario levers: {known})") from None
+    for pid in plan_ids:
+        try:
+            out.append(intervention_for_plan(scn, pid))
+        except KeyError:
+            known = ", ".join(p.id for p in scn.plans) or "none"
+            raise OptionError(f"unknown plan {pid!r} (scenario plans: {known})") from None
+    return out
+
+
+def resolve_options(
+    scn: Scenario, model_name: str, overrides: dict[str, Any] | None, rounds: int | None
+) -> dict[str, Any]:
+    """Scenario defaults, then user overrides, then ``--rounds``."""
+    values = dict(scn.options.get(model_name, {}))
+    values.update(overrides or {})
+    if rounds is not None and model_name in ROUNDS_OPTION:
+        values[ROUNDS_OPTION[model_name]] = rounds
+    return values
+
+
+def _moved(run: ModelRun) -> list[str]:
+    first, last = run.rounds[0], run.rounds[-1]
+    start = dict(zip(first.actor_ids, first.position))
+    out = []
+    for a, pos in zip(last.actor_ids, last.position):
+        if a in start and not np.allclose(np.nan_to_num(start[a]), np.nan_to_num(pos), atol=1e-9):
+            out.append(a)
+    return out
+
+
+def run_scenario(
+    scn: Scenario,
+    models: Iterable[str] = DEFAULT_MODELS,
+    *,
+    options: dict[str, dict[str, Any]] | None = None,
+    interventions: Sequence[Intervention] | None = None,
+    rounds: int | None = None,
+    seed: int = 0,
+    issues: Sequence[str] | None = None,
+    skip_inapplicable: bool = False,
+) -> list[Result]:
+    """Run every model under every intervention (baseline only by default).
+
+    Single-issue models run once per issue; joint models once on all issues.
+    Each (model, issue, intervention) gets its own generator seeded from
+    ``seed``, so results do not depend on which other runs were requested.
+    With ``skip_inapplicable`` a model that cannot run on an issue (e.g. the
+    status quo where none is given) is left out instead of raising.
+    """
+    options = options or {}
+    interventions = list(interventions or [baseline()])
+    issue_ids = list(issues) if issues is not None else [i.id for i in scn.issues]
+    for iss in issue_ids:
+        try:
+            scn.issue(iss)
+        except KeyError:
+            raise OptionError(f"unknown issue {iss!r}") from None
+    out: list[Result] = []
+    for name in models:
+        model = get_model(name)
+        opts = make_options(model, resolve_options(scn, name, options.get(name), rounds))
+        groups = [tuple(issue_ids)] if model.scope == "joint" else [(i,) for i in issue_ids]
+        missing = "nan" if model.scope == "joint" else "drop"
+        for group in groups:
+            problem = to_problem(scn, group, missing=missing)
+            for iv in interventions:
+                schedule = schedule_for(scn, iv, missing=missing)
+                rng = np.random.default_rng([seed, *(ord(ch) for ch in f"{name}|{'|'.join(group)}")])
+                t0 = time.perf_counter()
+                try:
+                    if problem.n == 0:
+                        raise ModelError(f"{name}: no actor takes a position on {', '.join(group)}")
+                    run = model.run(problem, opts, schedule, rng)
+                except ModelError:
+                    if skip_inapplicable:
+                        break
+                    raise
+                out.append(Result(iv, run, _moved(run), time.perf_counter() - t0))
+    return out

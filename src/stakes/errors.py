@@ -1,0 +1,57 @@
+"""Errors that reach the user as one line per problem, exit code 2, no traceback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input: where it is and what is wrong."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None  # 1-based
+    column: int | None = None  # 1-based
+    field: str | None = None  # dotted path, e.g. "entries[3].salience"
+
+    def __str__(self) -> str:
+        where = self.file or "<input>"
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        field = f" {self.field}:" if self.field else ""
+        return f"{where}:{field} {self.message}"
+
+
+class StakesError(Exception):
+    """Base class of errors the CLI reports without a traceback (exit code 2)."""
+
+    exit_code = 2
+
+    def lines(self) -> list[str]:
+        return [str(self)]
+
+
+class InputError(StakesError):
+    """An input file (scenario or peer format) is invalid; carries every problem found."""
+
+    def __init__(self, problems: list[Problem] | Problem | str, file: str | None = None):
+        if isinstance(problems, str):
+            problems = [Problem(problems, file=file)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    def lines(self) -> list[str]:
+        return [str(p) for p in self.problems]
+
+
+class OptionError(StakesError):
+    """A model option, or a combination of options, is invalid."""
+
+
+class ModelError(StakesError):
+    """A model cannot run on the given input (e.g. an exchange model with one issue)."""

@@ -1,0 +1,623 @@
+"""Array kernel of the expected utility model (EUM).
+
+Bueno de Mesquita (1994) as reconstructed by Scholz et al. (2011); the equation
+numbers in comments refer to Scholz et al. (2011).  The round step works on a
+batch of ``B`` independent runs with arrays shaped ``(B, n)`` and is written
+against an array namespace ``xp`` (numpy here), so that it can later be traced
+by a JIT: no in-place assignment, no data-dependent Python branching inside a
+round, options are plain Python values held in :class:`KernelOptions`.
+
+The only O(n³) quantity is the table of votes for i against j summed over
+voters k.  Up to ``DENSE_MAX_N`` actors it is summed from the full
+``(B, n, n, n)`` tensor (0.26 MB per run at n = 32, a few temporaries of that
+size alive at once); above, from sorted prefix sums in O(n² log n) time and
+O(n²) memory, so n = 100 and large batches stay small.
+
+This module imports nothing but numpy and the standard library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+# Relative tolerances used to decide that two floating-point sums are equal
+# (median ties, equal exposure).  They only guard exact ties of the mathematics
+# against rounding noise.
+_TIE_RTOL = 1e-12
+# Positions are rounded to this fraction of Δ before cycle detection (MODELS.md 2.9).
+CYCLE_QUANTUM = 1e-9
+# Number of evenly spaced test positions of risk_domain="positions" (BDM 1994).
+RISK_GRID_POINTS = 11
+
+
+@dataclass(frozen=True)
+class KernelOptions:
+    """Per-round options of the EUM kernel (see ``stakes.models.eum.EUMOptions``).
+
+    Plain hashable values so that the object can be a static argument of a
+    traced function.
+    """
+
+    prob: str = "scholz_code"  # "paper" | "scholz_code"
+    vote_risk: bool = True
+    target_salience: str = "target"  # "target" | "literal"
+    eu_perspective: str = "own"  # "own" | "actor"
+    Q: float = 1.0
+    T: str = "eftekhari"  # "eftekhari" | "0" | "1"
+    risk_domain: str = "actors"  # "actors" | "positions"
+    compromise: str = "proportional"  # "proportional" | "eu_weighted"
+    offer_priority: str = "scholz_code"  # "scholz_code" | "bdm_smallest_move"
+    capitulation: bool = True
+    median_tie: str = "lower"  # "lower" | "midpoint"
+
+    def __post_init__(self) -> None:
+        allowed = {
+            "prob": ("paper", "scholz_code"),
+            "target_salience": ("target", "literal"),
+            "eu_perspective": ("own", "actor"),
+            "T": ("eftekhari", "0", "1"),
+            "risk_domain": ("actors", "positions"),
+            "compromise": ("proportional", "eu_weighted"),
+            "offer_priority": ("scholz_code", "bdm_smallest_move"),
+            "median_tie": ("lower", "midpoint"),
+        }
+        for name, values in allowed.items():
+            if getattr(self, name) not in values:
+                raise ValueError(
+                    f"EUM option {name}={getattr(self, name)!r}; expected one of {values}"
+                )
+        if not 0.0 <= float(self.Q) <= 1.0:
+            raise ValueError(f"EUM option Q={self.Q!r}; expected a number in [0, 1]")
+
+
+class RoundResult(NamedTuple):
+    """Everything one round computes; arrays carry the batch axis first."""
+
+    position: Any  # (B, n) positions after the simultaneous moves
+    risk: Any  # (B, n) risk exponents r used in this round (eq. 33)
+    median: Any  # (B,) median μ at the start of the round
+    exposure: Any  # (B, n) S_i = Σ_j E^j(U_ji) at r = 1 (eq. 32)
+    prob: Any  # (B, n, n) P[i, j]: probability that i beats j (with r)
+    e_ij: Any  # (B, n, n) E^i(U_ij): i's expected utility of challenging j
+    e_ji: Any  # (B, n, n) E^i(U_ji): i's estimate of j's expected utility of challenging i
+
+
+# --------------------------------------------------------------------------
+# Building blocks.  Every function accepts arbitrary leading (batch) axes.
+
+
+def _safe(xp, delta):
+    """Δ with zeros replaced by 1: with Δ = 0 every distance is 0 anyway."""
+    return xp.where(delta > 0, delta, 1.0)
+
+
+def median_position(xp, x, w, *, tie: str = "lower"):
+    """Condorcet winner among the actor positions under risk-neutral votes.
+
+    With r = 1 the votes are linear, ``Σ_k v_k(a, b) ∝ D(b) − D(a)`` with
+    ``D(a) = Σ_k w_k |x_k − a|``, so the winner is the actor position minimising
+    D: the w-weighted median (Bueno de Mesquita 1994; MODELS.md 2.7).  Ties
+    between distinct positions: the lower one or the midpoint of the tied range.
+    """
+    dev = xp.sum(w[..., None, :] * xp.abs(x[..., None, :] - x[..., :, None]), axis=-1)
+    dmin = xp.min(dev, axis=-1, keepdims=True)
+    span = xp.max(x, axis=-1, keepdims=True) - xp.min(x, axis=-1, keepdims=True)
+    scale = xp.sum(xp.abs(w), axis=-1, keepdims=True) * span
+    tied = dev <= dmin + _TIE_RTOL * scale
+    low = xp.min(xp.where(tied, x, xp.inf), axis=-1)
+    if tie == "lower":
+        return low
+    high = xp.max(xp.where(tied, x, -xp.inf), axis=-1)
+    return 0.5 * (low + high)
+
+
+def _vote_utilities(xp, x, r, delta):
+    """u[..., k, a] = (|x_k − x_a| / Δ)^{r_k}: voter k's loss at position a (eq. 2.2)."""
+    dist = xp.abs(x[..., :, None] - x[..., None, :]) / _safe(xp, delta)[..., None, None]
+    return dist ** r[..., :, None]
+
+
+def _win_votes_dense(xp, u, w):
+    """num[..., i, j] = Σ_k max(v_k(x_i, x_j), 0) from the full (..., n, n, n) vote tensor.
+
+    v_k(x_i, x_j) = w_k (u_kj − u_ki).  Fastest while the tensor fits in cache.
+    """
+    n = u.shape[-1]
+    diff = u[..., :, None, :] - u[..., :, :, None]  # (..., k, i, j) = u_kj − u_ki
+    pos = xp.maximum(diff, 0.0)
+    flat = xp.reshape(pos, pos.shape[:-2] + (n * n,))
+    num = xp.matmul(w[..., None, :], flat)  # (..., 1, n*n): BLAS does the k-sum
+    return xp.reshape(num, num.shape[:-2] + (n, n))
+
+
+def _count_below(xp, xs, q):
+    """#{k: xs_k < q_m} for every q_m; ``xs`` sorted along the last axis.
+
+    A batched searchsorted.  numpy's searchsorted takes one sorted row at a
+    time, so with numpy the rows of the batch are handed over one by one (a
+    loop over runs, each call vectorised over all pairs).  The generic form
+    needs only sort primitives: one stable sort of q and xs together (q first,
+    so that an x equal to q does not count as below), the running count of
+    x's, and the inverse permutation to put the counts back in q's order.
+    """
+    if xp is np:
+        lead = xs.shape[:-1]
+        xs2 = xs.reshape(-1, xs.shape[-1])
+        q2 = q.reshape(-1, q.shape[-1])
+        out = np.stack([np.searchsorted(xs2[b], q2[b], side="left") for b in range(len(xs2))])
+        return out.reshape(lead + (q.shape[-1],))
+    m = q.shape[-1]
+    order = xp.argsort(xp.concatenate([q, xs], axis=-1), axis=-1, stable=True)
+    seen = xp.cumsum((order >= m).astype(xs.dtype), axis=-1)
+    slot = xp.argsort(order, axis=-1, stable=True)[..., :m]
+    return xp.take_along_axis(seen, slot, axis=-1).astype(np.int64)
+
+
+def _win_votes_sorted(xp, x, u, w):
+    """Same as :func:`_win_votes_dense` in O(n² log n) time and O(n²) memory.
+
+    Every exponent is positive, so voter k prefers x_i to x_j exactly when it
+    is on x_i's side of the midpoint m_ij (the sign of a vote does not depend
+    on r).  Sorting the voters by position turns the sum over k into a
+    difference of prefix sums of w_k u_ka, read at the rank of m_ij.  Voters
+    standing exactly at m_ij contribute 0 whichever side they are counted on.
+    """
+    n = x.shape[-1]
+    order = xp.argsort(x, axis=-1)
+    xs = xp.take_along_axis(x, order, axis=-1)
+    wu = xp.take_along_axis(w[..., :, None] * u, order[..., :, None], axis=-2)  # sorted k
+    prefix = xp.concatenate([xp.zeros_like(wu[..., :1, :]), xp.cumsum(wu, axis=-2)], axis=-2)
+    prefix = xp.swapaxes(prefix, -1, -2)  # (..., a, t): Σ over the t leftmost voters
+    total = prefix[..., :, n]
+    mid = 0.5 * (x[..., :, None] + x[..., None, :])
+    rank = xp.reshape(_count_below(xp, xs, xp.reshape(mid, mid.shape[:-2] + (n * n,))), mid.shape)
+    at_i = xp.take_along_axis(prefix, rank, axis=-1)  # [i, j] = Σ_{x_k < m_ij} w_k u_ki
+    at_j = xp.swapaxes(xp.take_along_axis(prefix, xp.swapaxes(rank, -1, -2), axis=-1), -1, -2)
+    left = at_j - at_i  # x_i < x_j: i's supporters are left of the midpoint
+    right = (total[..., None, :] - at_j) - (total[..., :, None] - at_i)
+    xi = x[..., :, None]
+    xj = x[..., None, :]
+    return xp.where(xi < xj, left, xp.where(xi > xj, right, 0.0))
+
+
+# Above this many actors the O(n³) tensor no longer fits in cache and the
+# sorted form wins (measured on numpy; the choice depends on shape only).
+DENSE_MAX_N = 32
+
+
+def win_votes(xp, x, u, w, method: str = "auto"):
+    """num[..., i, j] = Σ_k max(v_k(x_i, x_j), 0), the votes cast for i against j."""
+    if method == "dense" or (method == "auto" and x.shape[-1] <= DENSE_MAX_N):
+        return _win_votes_dense(xp, u, w)
+    return _win_votes_sorted(xp, x, u, w)
+
+
+def _probability(xp, num_ij, num_ji, global_den, same, prob: str):
+    """Probability that i beats j (eq. 30 or the reference code's global form)."""
+    if prob == "scholz_code":
+        den = global_den
+    else:
+        den = num_ij + num_ji
+    p = xp.where(den > 0, num_ij / xp.where(den > 0, den, 1.0), 0.0)
+    return xp.where(same, 0.0, p)
+
+
+def probabilities(xp, x, c, s, r, delta, *, prob: str = "scholz_code", method: str = "auto"):
+    """P[..., i, j], the probability that i prevails over j (MODELS.md 2.4).
+
+    ``scholz_code``: Σ_{k: v_k > 0} v_k / Σ_k Σ_a Σ_b |v_k(x_a, x_b)|, where the
+    global denominator is 2 Σ_{a,b} num[a, b] because |v| = max(v, 0) + max(−v, 0).
+    ``paper`` (eq. 30): the denominator is Σ_k |v_k(x_i, x_j)|.
+    """
+    w = c * s
+    num = win_votes(xp, x, _vote_utilities(xp, x, r, delta), w, method)
+    num_t = xp.swapaxes(num, -1, -2)
+    den = 2.0 * xp.sum(num, axis=(-2, -1))[..., None, None]
+    same = x[..., :, None] == x[..., None, :]
+    return _probability(xp, num, num_t, den, same, prob)
+
+
+def _pow(base, rho):
+    # The risk step evaluates everything at r = 1; skip the power there.
+    if isinstance(rho, float) and rho == 1.0:
+        return base
+    return base**rho
+
+
+def _expected_utility(xp, xa, xt, mu, rho, p, sigma, delta, Q: float, T: str):
+    """E^a(U_at): challenger a's expected utility of challenging target t (eq. 25a).
+
+    All arguments broadcast.  ``rho`` is the exponent of the judging actor,
+    ``p`` the probability that a beats t, ``sigma`` the probability that the
+    target resists.  Utilities are eqs. 15, 16, 18, 19 and 24.
+    """
+    dd = _safe(xp, delta)
+    d = xp.abs(xa - xt) / dd
+    # The bases are ≥ 0 mathematically (positions stay inside the range);
+    # clipping only removes rounding noise below 0 before a fractional power.
+    u_s = 2.0 - 4.0 * _pow(xp.maximum(0.5 - 0.5 * d, 0.0), rho)
+    u_f = 2.0 - 4.0 * _pow(0.5 + 0.5 * d, rho)
+    eu = sigma * (p * u_s + (1.0 - p) * u_f) + (1.0 - sigma) * u_s
+    u_sq = 2.0 - 4.0 * 0.5**rho
+    eu = eu - Q * u_sq
+    if Q != 1.0:
+        m = xp.abs(xa - mu) / dd
+        u_b = 2.0 - 4.0 * _pow(xp.maximum(0.5 - 0.25 * (m + d), 0.0), rho)
+        u_w = 2.0 - 4.0 * _pow(0.5 + 0.25 * (m + d), rho)
+        if T == "eftekhari":
+            t_up = xp.where(xp.abs(xa - mu) < xp.abs(xa - xt), 1.0, 0.0)
+        else:
+            t_up = float(T)
+        eu = eu - (1.0 - Q) * (t_up * u_b + (1.0 - t_up) * u_w)
+    return xp.where(xa == xt, 0.0, eu)
+
+
+def expected_utilities(xp, x, s, r, mu, p, delta, opts: KernelOptions):
+    """Both perceptual matrices from i's point of view (eqs. 25a/25b).
+
+    Returns ``(e_ij, e_ji)`` with ``e_ij[..., i, j] = E^i(U_ij)`` and
+    ``e_ji[..., i, j] = E^i(U_ji)``.
+    """
+    xi = x[..., :, None]
+    xj = x[..., None, :]
+    ri = r[..., :, None]
+    rj = r[..., None, :]
+    si = s[..., :, None]
+    sj = s[..., None, :]
+    mu_ = mu[..., None, None]
+    dl = delta[..., None, None]
+    e_ij = _expected_utility(xp, xi, xj, mu_, ri, p, sj, dl, opts.Q, opts.T)
+    rho = ri if opts.eu_perspective == "own" else rj
+    # Target salience s_i (i is the target of j); "literal" keeps the printed
+    # eq. 25b, which has the challenger's salience s_j.
+    sigma = si if opts.target_salience == "target" else sj
+    e_ji = _expected_utility(
+        xp, xj, xi, mu_, rho, xp.swapaxes(p, -1, -2), sigma, dl, opts.Q, opts.T
+    )
+    return e_ij, e_ji
+
+
+def _risk_from_exposure(xp, expo, lo_s, hi_s):
+    """Eq. 33: R = (2S − S_max − S_min)/(S_max − S_min), r = (1 − R/3)/(1 + R/3).
+
+    Where S_max = S_min (no spread) every r is 1.
+    """
+    spread = hi_s - lo_s
+    flat = spread <= _TIE_RTOL * (1.0 + xp.maximum(xp.abs(hi_s), xp.abs(lo_s)))
+    big_r = (2.0 * expo - hi_s - lo_s) / xp.where(flat, 1.0, spread)
+    big_r = xp.clip(big_r, -1.0, 1.0)
+    r = (1.0 - big_r / 3.0) / (1.0 + big_r / 3.0)
+    return xp.where(flat, 1.0, r)
+
+
+def _pairwise_abs_sum(xp, u):
+    """Σ_a Σ_b |u_a − u_b| along the last axis in O(n log n) via sorting."""
+    n = u.shape[-1]
+    srt = xp.sort(u, axis=-1)
+    # Ordered pairs: 2 Σ_{a<b} (u_(b) − u_(a)) = 2 Σ_m (2m − n + 1) u_(m).
+    coef = 2.0 * xp.arange(n) - (n - 1)
+    return 2.0 * xp.sum(srt * coef, axis=-1)
+
+
+def _exposure_at_positions(xp, x, c, s, lo, delta, opts: KernelOptions):
+    """S_i(y) for every actor i placed at each grid point y, others fixed (r = 1).
+
+    Used by risk_domain="positions".  Returns (..., n, G).  For configuration
+    (i, y) only column i of the expected-utility matrix is needed, which keeps
+    the cost at O(n³) per grid point instead of O(n⁴).
+    """
+    n = x.shape[-1]
+    w = c * s
+    dd = _safe(xp, delta)
+    eye = xp.eye(n, dtype=bool)
+    out = []
+    for g in range(RISK_GRID_POINTS):
+        y = lo + delta * (g / (RISK_GRID_POINTS - 1))  # (...,)
+        yb = y[..., None, None]
+        # X[..., i, k]: position of actor k when i stands at y.
+        X = xp.where(eye, yb, x[..., None, :])
+        mu = median_position(xp, X, w[..., None, :], tie=opts.median_tie)  # (..., i)
+        # Voter k's distance to i (at y) and to every j, in configuration i.
+        d_to_i = xp.abs(X - yb) / dd[..., None, None]  # (..., i, k)
+        d_kj = xp.abs(X[..., :, :, None] - X[..., :, None, :]) / dd[..., None, None, None]
+        # d_kj[..., i, j, k] = |X_ij − X_ik| / Δ
+        gap = d_to_i[..., :, None, :] - d_kj  # > 0: k prefers j to i
+        num_ji = xp.sum(w[..., None, None, :] * xp.maximum(gap, 0.0), axis=-1)  # (..., i, j)
+        num_ij = xp.sum(w[..., None, None, :] * xp.maximum(-gap, 0.0), axis=-1)
+        if opts.prob == "scholz_code":
+            # Σ_k w_k Σ_a Σ_b |u_ka − u_kb| for each configuration i.
+            spread = _pairwise_abs_sum(xp, xp.swapaxes(d_kj, -1, -2))  # (..., i, k)
+            den = xp.sum(w[..., None, :] * spread, axis=-1)
+            den = den[..., :, None]
+        else:
+            den = None
+        xj = x[..., None, :]
+        same = xj == yb
+        p_ji = _probability(xp, num_ji, num_ij, den, same, opts.prob)
+        e = _expected_utility(
+            xp, xj, yb, mu[..., :, None], 1.0, p_ji, s[..., :, None], delta[..., None, None],
+            opts.Q, opts.T,
+        )
+        e = xp.where(eye, 0.0, e)
+        out.append(xp.sum(e, axis=-1))
+    return xp.stack(out, axis=-1)
+
+
+def risk_exponents(xp, x, c, s, mu, lo, delta, opts: KernelOptions):
+    """Risk exponents r (eqs. 32–33) and the exposure S at r = 1.
+
+    ``S_i = Σ_{j≠i} E^j(U_ji)``: what the others expect to gain by challenging i.
+    """
+    ones = xp.ones_like(x)
+    p1 = probabilities(xp, x, c, s, ones, delta, prob=opts.prob)
+    e1 = _expected_utility(
+        xp, x[..., :, None], x[..., None, :], mu[..., None, None], 1.0, p1, s[..., None, :],
+        delta[..., None, None], opts.Q, opts.T,
+    )
+    expo = xp.sum(e1, axis=-2)  # column sums: challengers j against target i
+    if opts.risk_domain == "actors":
+        hi_s = xp.max(expo, axis=-1, keepdims=True)
+        lo_s = xp.min(expo, axis=-1, keepdims=True)
+    else:
+        grid = _exposure_at_positions(xp, x, c, s, lo, delta, opts)
+        hi_s = xp.maximum(xp.max(grid, axis=-1), expo)
+        lo_s = xp.minimum(xp.min(grid, axis=-1), expo)
+    return _risk_from_exposure(xp, expo, lo_s, hi_s), expo, p1
+
+
+def _choose(xp, mask, new, move, by: str, delta):
+    """Pick one offer per receiver (row) among ``mask``: smallest move or lowest position."""
+    if by == "position":
+        return xp.min(xp.where(mask, new, xp.inf), axis=-1)
+    best = xp.min(xp.where(mask, move, xp.inf), axis=-1, keepdims=True)
+    tie = mask & (move <= best + _TIE_RTOL * _safe(xp, delta)[..., None, None])
+    return xp.min(xp.where(tie, new, xp.inf), axis=-1)
+
+
+def offers(xp, x, e_ij, e_ji, delta, opts: KernelOptions):
+    """New positions from the perceptual quadrants (MODELS.md 2.8).
+
+    Row i is the receiver, column j the proposer; ``E_i = E^i(U_ij)``,
+    ``E_j = E^i(U_ji)``.  Strict inequalities: boundaries give no offer.
+    """
+    ei, ej = e_ij, e_ji
+    xi = x[..., :, None]
+    xj = x[..., None, :] + xp.zeros_like(ei)
+    conflict = (ej > ei) & (ei > 0)
+    weak = (ei < 0) & (ej > 0)
+    compromise = weak & (xp.abs(ei) < ej)
+    capitulate = weak & (xp.abs(ei) > ej)
+    if not opts.capitulation:
+        capitulate = xp.zeros_like(capitulate)
+    if opts.compromise == "proportional":
+        ratio = xp.abs(ei) / xp.where(ej != 0, xp.abs(ej), 1.0)
+        comp_pos = xi + (xj - xi) * ratio
+    else:
+        wsum = xp.abs(ei) + xp.abs(ej)
+        comp_pos = (xp.abs(ei) * xi + xp.abs(ej) * xj) / xp.where(wsum > 0, wsum, 1.0)
+    new = xp.where(compromise, comp_pos, xj)
+    move = xp.abs(new - xi)
+    stay = x
+    if opts.offer_priority == "scholz_code":
+        # The reference code takes conflict offers first, then compromise, then
+        # capitulation; within compromise the lowest resulting position wins
+        # (Scholz et al. 2011 replication code; MODELS.md 2.8).
+        by_conflict = _choose(xp, conflict, new, move, "move", delta)
+        by_comp = _choose(xp, compromise, new, move, "position", delta)
+        by_cap = _choose(xp, capitulate, new, move, "move", delta)
+        return xp.where(
+            xp.any(conflict, axis=-1),
+            by_conflict,
+            xp.where(
+                xp.any(compromise, axis=-1),
+                by_comp,
+                xp.where(xp.any(capitulate, axis=-1), by_cap, stay),
+            ),
+        )
+    anyoffer = conflict | compromise | capitulate
+    best = _choose(xp, anyoffer, new, move, "move", delta)
+    return xp.where(xp.any(anyoffer, axis=-1), best, stay)
+
+
+def eum_round(xp, x, c, s, lo, delta, opts: KernelOptions = KernelOptions()) -> RoundResult:
+    """One EUM round for a batch (Scholz et al. 2011, appendix; MODELS.md 2.9).
+
+    ``x, c, s``: (B, n); ``lo, delta``: (B,) lower end and width of the range
+    used for Δ (and for the grid of risk_domain="positions").
+    """
+    w = c * s
+    mu = median_position(xp, x, w, tie=opts.median_tie)
+    r, expo, p1 = risk_exponents(xp, x, c, s, mu, lo, delta, opts)
+    if opts.vote_risk:
+        p = probabilities(xp, x, c, s, r, delta, prob=opts.prob)
+    else:
+        p = p1  # risk-neutral votes: the r = 1 probabilities stand
+    e_ij, e_ji = expected_utilities(xp, x, s, r, mu, p, delta, opts)
+    new = offers(xp, x, e_ij, e_ji, delta, opts)
+    return RoundResult(new, r, mu, expo, p, e_ij, e_ji)
+
+
+def iterate_rounds(xp, x, c, s, n_rounds: int, opts: KernelOptions = KernelOptions(), *,
+                   delta_fixed: bool = True):
+    """Run a fixed number of rounds on a batch, without stopping rules.
+
+    Returns (positions (R+1, B, n), risk (R, B, n), medians (R+1, B)).
+    """
+    w = c * s
+    lo = xp.min(x, axis=-1)
+    delta = xp.max(x, axis=-1) - lo
+    traj = [x]
+    risks = []
+    meds = [median_position(xp, x, w, tie=opts.median_tie)]
+    for _ in range(n_rounds):
+        if not delta_fixed:
+            lo = xp.min(x, axis=-1)
+            delta = xp.max(x, axis=-1) - lo
+        res = eum_round(xp, x, c, s, lo, delta, opts)
+        x = res.position
+        traj.append(x)
+        risks.append(res.risk)
+        meds.append(median_position(xp, x, w, tie=opts.median_tie))
+    return xp.stack(traj), (xp.stack(risks) if risks else xp.zeros((0,) + x.shape)), xp.stack(meds)
+
+
+# --------------------------------------------------------------------------
+# Single-run driver with stopping rules (numpy only).
+
+
+@dataclass
+class StopTracker:
+    """Stopping rules of MODELS.md 2.9: tolerance, cycle detection.
+
+    ``tol`` is relative: a round converges when no position moves by more than
+    ``tol · Δ``.  Cycle detection compares positions rounded to 1e-9 · Δ.
+    """
+
+    tol: float = 1e-6
+    cycle_detection: bool = True
+    _seen: dict = field(default_factory=dict)
+    _origin: float = 0.0
+    _quantum: float = 1.0
+
+    def restart(self, x: np.ndarray, round_: int, delta: float) -> None:
+        """Forget the history (at the start, and after a lever); Δ sets the rounding."""
+        self._seen = {}
+        # Keys count quanta from the lowest position, so they stay near 1e9 at most,
+        # and use one quantum throughout even when Δ is recomputed every round.
+        self._origin = float(np.min(x)) if len(x) else 0.0
+        self._quantum = CYCLE_QUANTUM * delta if delta > 0 else 1.0
+        self._remember(x, round_)
+
+    def _key(self, x: np.ndarray) -> bytes:
+        steps = np.round((np.asarray(x, dtype=float) - self._origin) / self._quantum)
+        return np.clip(steps, -2.0**62, 2.0**62).astype(np.int64).tobytes()
+
+    def _remember(self, x: np.ndarray, round_: int) -> None:
+        self._seen.setdefault(self._key(x), round_)
+
+    def update(
+        self, x_old: np.ndarray, x_new: np.ndarray, round_: int, delta: float
+    ) -> tuple[str | None, int | None]:
+        """Record round ``round_``; return (stop reason or None, cycle length)."""
+        if np.max(np.abs(x_new - x_old), initial=0.0) <= self.tol * delta:
+            return "converged", None
+        if self.cycle_detection:
+            key = self._key(x_new)
+            if key in self._seen:
+                return "cycle", round_ - self._seen[key]
+        self._remember(x_new, round_)
+        return None, None
+
+
+@dataclass
+class EUMTrajectory:
+    """Result of :func:`run_eum`: the full round-by-round series."""
+
+    positions: np.ndarray  # (R+1, n), round 0 = input
+    means: np.ndarray  # (R+1,) capability·salience weighted means
+    medians: np.ndarray  # (R+1,) median μ of each round's positions
+    risk: np.ndarray  # (R, n) r used in rounds 1..R
+    stop: str  # "converged" | "cycle" | "max_rounds"
+    cycle_length: int | None
+    delta: float
+
+
+def _weighted_mean(x, w):
+    tot = float(np.sum(w))
+    return float(np.sum(w * x) / tot) if tot > 0 else float(np.mean(x))
+
+
+def run_eum(
+    x,
+    c,
+    s,
+    *,
+    max_rounds: int = 50,
+    tol: float = 1e-6,
+    cycle_detection: bool = True,
+    delta_fixed: bool = True,
+    **options: Any,
+) -> EUMTrajectory:
+    """Run one EUM issue until convergence, a cycle or ``max_rounds`` (MODELS.md 2.9).
+
+    ``options`` are the fields of :class:`KernelOptions`.
+    """
+    opts = KernelOptions(**options)
+    x = np.asarray(x, dtype=float).reshape(-1)
+    c = np.asarray(c, dtype=float).reshape(-1)
+    s = np.asarray(s, dtype=float).reshape(-1)
+    w = c * s
+    lo0 = float(np.min(x))
+    delta0 = float(np.max(x)) - lo0
+    positions = [x]
+    medians = [float(median_position(np, x, w, tie=opts.median_tie))]
+    risks: list[np.ndarray] = []
+    tracker = StopTracker(tol=tol, cycle_detection=cycle_detection)
+    tracker.restart(x, 0, delta0)
+    stop, cycle = "max_rounds", None
+    if delta0 == 0:
+        stop = "converged"
+    else:
+        for t in range(1, max_rounds + 1):
+            if delta_fixed:
+                lo, delta = lo0, delta0
+            else:
+                lo, delta = float(np.min(x)), float(np.max(x) - np.min(x))
+            if delta == 0:
+                stop = "converged"
+                break
+            res = eum_round(np, x[None], c[None], s[None], np.array([lo]), np.array([delta]), opts)
+            new = res.position[0]
+            positions.append(new)
+            risks.append(res.risk[0])
+            medians.append(float(median_position(np, new, w, tie=opts.median_tie)))
+            reason, cycle = tracker.update(x, new, t, delta)
+            x = new
+            if reason is not None:
+                stop = reason
+                break
+    pos = np.stack(positions)
+    return EUMTrajectory(
+        positions=pos,
+        means=np.array([_weighted_mean(p, w) for p in pos]),
+        medians=np.array(medians),
+        risk=np.stack(risks) if risks else np.zeros((0, len(x))),
+        stop=stop,
+        cycle_length=cycle,
+        delta=delta0,
+    )
+
+
+def first_round(x, c, s, **options: Any) -> RoundResult:
+    """Round-1 diagnostics of a single run (batch axis removed).
+
+    Gives the risk exponents r, the median, the exposure S, the probabilities
+    and the matrices E^i(U_ij) (``e_ij``) and E^i(U_ji) (``e_ji``); row i of
+    both is actor i's perceptual quadrant.
+    """
+    opts = KernelOptions(**options)
+    x = np.asarray(x, dtype=float).reshape(1, -1)
+    c = np.asarray(c, dtype=float).reshape(1, -1)
+    s = np.asarray(s, dtype=float).reshape(1, -1)
+    lo = np.min(x, axis=-1)
+    delta = np.max(x, axis=-1) - lo
+    res = eum_round(np, x, c, s, lo, delta, opts)
+    return RoundResult(*(np.asarray(a)[0] for a in res))
+
+
+def round_one_risk(x, c, s, **options: Any) -> np.ndarray:
+    """Risk exponents r at the start of round 1 (MODELS.md 2.11 table a)."""
+    return first_round(x, c, s, **options).risk
+
+
+def perceptual_quadrant(x, c, s, actor: int, **options: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Actor ``actor``'s round-1 quadrant: (E^i(U_ij), E^i(U_ji)) for every j.
+
+    x = E^i(U_ij) and y = E^i(U_ji) of Bueno de Mesquita (1994)'s plot, both
+    with i's risk exponent (MODELS.md 2.11 table b).
+    """
+    res = first_round(x, c, s, **options)
+    return res.e_ij[actor].copy(), res.e_ji[actor].copy()

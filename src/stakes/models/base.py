@@ -1,0 +1,147 @@
+"""The one small interface every model implements.
+
+A model takes a :class:`Problem` (array view of one issue, or of several issues
+treated jointly), its validated options, a lever :class:`Schedule` and a seeded
+random generator, and returns a :class:`ModelRun` with the round-by-round
+positions and a forecast.  Single-issue models are run once per issue by the
+engine; joint models (``scope = "joint"``) get every issue at once.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+
+class ModelOptions(BaseModel):
+    """Base class of every model's options: frozen, unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Array view of a scenario restricted to some issues.
+
+    Shapes: ``n`` actors (only those with a position on every issue of the
+    problem), ``D`` issues.  Values are on each issue's own scale; salience is
+    on [0, 1]; capability is used as given.
+    """
+
+    issue_ids: tuple[str, ...]
+    actor_ids: tuple[str, ...]
+    position: np.ndarray  # (n, D)
+    salience: np.ndarray  # (n, D)
+    capability: np.ndarray  # (n, D)
+    lo: np.ndarray  # (D,)
+    hi: np.ndarray  # (D,)
+    status_quo: np.ndarray  # (D,), NaN where the issue gives none
+    affinity: np.ndarray | None = None  # (n, n) accommodation matrix (SMP)
+
+    @property
+    def n(self) -> int:
+        return len(self.actor_ids)
+
+    @property
+    def dims(self) -> int:
+        return len(self.issue_ids)
+
+    def with_positions(self, position: np.ndarray) -> "Problem":
+        return replace(self, position=np.asarray(position, dtype=float))
+
+
+# A lever step transforms the problem between rounds.  It receives the problem
+# whose ``position`` holds the *current* positions and returns the new problem
+# (possibly with actors added or removed).
+LeverStep = Callable[[Problem], Problem]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Lever steps keyed by the round before which they apply (0 = at the start)."""
+
+    steps: dict[int, tuple[LeverStep, ...]] = field(default_factory=dict)
+
+    @staticmethod
+    def empty() -> "Schedule":
+        return Schedule({})
+
+    def __bool__(self) -> bool:
+        return bool(self.steps)
+
+    def rounds(self) -> list[int]:
+        return sorted(self.steps)
+
+    def apply(self, round_: int, problem: Problem) -> Problem:
+        for step in self.steps.get(round_, ()):
+            problem = step(problem)
+        return problem
+
+    def apply_all(self, problem: Problem) -> Problem:
+        """Apply every step in round order (for models without rounds)."""
+        for r in self.rounds():
+            problem = self.apply(r, problem)
+        return problem
+
+
+StopReason = Literal["converged", "cycle", "max_rounds"]
+
+
+@dataclass
+class RoundRecord:
+    """The state after ``round`` (round 0 = the input positions)."""
+
+    round: int
+    actor_ids: tuple[str, ...]
+    position: np.ndarray  # (n, D)
+    forecast: np.ndarray  # (D,)
+    mean: np.ndarray  # (D,) capability x salience weighted mean
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModelRun:
+    model: str
+    issue_ids: tuple[str, ...]
+    options: dict[str, Any]
+    rounds: list[RoundRecord]
+    forecast: np.ndarray  # (D,)
+    stop: StopReason
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Model(ABC):
+    """A bargaining model or baseline."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    references: ClassVar[tuple[str, ...]] = ()
+    scope: ClassVar[Literal["issue", "joint"]] = "issue"
+    Options: ClassVar[type[ModelOptions]] = ModelOptions
+
+    @abstractmethod
+    def run(
+        self,
+        problem: Problem,
+        options: ModelOptions,
+        schedule: Schedule,
+        rng: np.random.Generator,
+    ) -> ModelRun: ...
+
+
+def weighted_mean(position: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Column-wise weighted mean of ``position`` (n, D) with weights (n, D).
+
+    Where all weights on a column are zero, the unweighted mean is returned.
+    """
+    position = np.asarray(position, dtype=float)
+    weight = np.asarray(weight, dtype=float)
+    total = weight.sum(axis=0)
+    plain = position.mean(axis=0) if len(position) else np.full(position.shape[1], np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (weight * position).sum(axis=0) / total
+    return np.where(total > 0, mean, plain)

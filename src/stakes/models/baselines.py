@@ -1,0 +1,151 @@
+"""Baselines: the compromise (weighted mean), weighted median and status quo.
+
+MODELS.md §5.  Achen (2006) and Thomson et al. (2006) find the compromise
+model hard to beat; these are the yardsticks for every bargaining model.
+They have no rounds: levers are applied in round order before the single
+evaluation, so a lever's timing does not matter to a baseline.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from ..errors import ModelError
+from .base import Model, ModelOptions, ModelRun, Problem, RoundRecord, Schedule, weighted_mean
+
+Weights = Literal["cs", "s", "c", "equal"]
+
+
+def weights_of(problem: Problem, weights: Weights) -> np.ndarray:
+    c, s = problem.capability, problem.salience
+    if weights == "cs":
+        return c * s
+    if weights == "s":
+        return s.copy()
+    if weights == "c":
+        return c.copy()
+    return np.ones_like(c)
+
+
+def weighted_median(x: np.ndarray, w: np.ndarray, tie: Literal["lower", "midpoint"] = "lower") -> float:
+    """First position (ascending) at which the cumulative weight reaches half the total.
+
+    With ``tie="midpoint"``, when the cumulative weight equals exactly half,
+    the midpoint with the next distinct position is returned (Thomson et al. 2006).
+    """
+    ok = ~np.isnan(x)
+    x, w = x[ok], w[ok]
+    if len(x) == 0:
+        return float("nan")
+    order = np.argsort(x, kind="stable")
+    xs, ws = x[order], w[order]
+    total = ws.sum()
+    if total <= 0:
+        ws, total = np.ones_like(ws), float(len(ws))
+    cum = np.cumsum(ws)
+    # A small relative tolerance keeps "exactly half" stable under float sums.
+    half = total / 2.0
+    k = int(np.searchsorted(cum, half * (1 - 1e-12), side="left"))
+    k = min(k, len(xs) - 1)
+    if tie == "midpoint" and abs(cum[k] - half) <= 1e-12 * total:
+        later = xs[k + 1:][xs[k + 1:] > xs[k]]
+        if len(later):
+            return float((xs[k] + later[0]) / 2.0)
+    return float(xs[k])
+
+
+def condorcet_winners(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Actor positions that beat or tie every other in pairwise weighted votes.
+
+    Votes ``Σ_k w_k (|x_k − b| − |x_k − a|)`` over all (a, b) at once: an
+    (m, m) matrix from an (m, m, n) broadcast.
+    """
+    ok = ~np.isnan(x)
+    x, w = x[ok], w[ok]
+    cand = np.unique(x)
+    dist = np.abs(x[None, :] - cand[:, None])  # (m, n)
+    votes = (w[None, None, :] * (dist[None, :, :] - dist[:, None, :])).sum(axis=2)  # a over b
+    return cand[(votes >= -1e-12 * max(1.0, np.abs(votes).max(initial=0))).all(axis=1)]
+
+
+def _single_round(model: str, problem: Problem, forecast: np.ndarray, options, info=None) -> ModelRun:
+    mean = weighted_mean(problem.position, problem.capability * problem.salience)
+    rec = RoundRecord(0, problem.actor_ids, problem.position.copy(), forecast, mean)
+    return ModelRun(model, problem.issue_ids, options.model_dump(), [rec], forecast, "converged",
+                    info or {})
+
+
+class CompromiseOptions(ModelOptions):
+    weights: Weights = Field(
+        "cs",
+        description="Weights of the mean: capability x salience (cs, default; Achen 2006), "
+        "salience only (s), capability only (c) or equal (MODELS.md 5.1).",
+    )
+
+
+class Compromise(Model):
+    """The compromise model: the weighted mean of positions (Achen 2006)."""
+
+    name = "compromise"
+    title = "Compromise (capability x salience weighted mean)"
+    references = ("Achen 2006", "Thomson et al. 2006")
+    Options = CompromiseOptions
+
+    def run(self, problem, options, schedule, rng):
+        problem = schedule.apply_all(problem)
+        w = weights_of(problem, options.weights)
+        return _single_round(self.name, problem, weighted_mean(problem.position, w), options)
+
+
+class MedianOptions(ModelOptions):
+    weights: Weights = Field("cs", description="Weights as for compromise (default cs).")
+    median_tie: Literal["lower", "midpoint"] = Field(
+        "lower",
+        description="At exactly half the weight take the lower position (default, MODELS.md "
+        "5.2) or the midpoint with the next one.",
+    )
+
+
+class Median(Model):
+    """The weighted median, which is the Condorcet winner on one dimension (Black 1958)."""
+
+    name = "median"
+    title = "Weighted median (Condorcet winner)"
+    references = ("Black 1958", "Thomson et al. 2006")
+    Options = MedianOptions
+
+    def run(self, problem, options, schedule, rng):
+        problem = schedule.apply_all(problem)
+        w = weights_of(problem, options.weights)
+        med = np.array([
+            weighted_median(problem.position[:, d], w[:, d], options.median_tie)
+            for d in range(problem.dims)
+        ])
+        winners = [condorcet_winners(problem.position[:, d], w[:, d]) for d in range(problem.dims)]
+        agree = [bool(np.any(np.isclose(win, m))) for win, m in zip(winners, med)]
+        info = {"condorcet_winners": [[float(v) for v in win] for win in winners],
+                "median_is_condorcet": agree}
+        return _single_round(self.name, problem, med, options, info)
+
+
+class StatusQuoOptions(ModelOptions):
+    pass
+
+
+class StatusQuo(Model):
+    """The forecast is the issue's status quo (reference point)."""
+
+    name = "status-quo"
+    title = "Status quo"
+    references = ("Thomson et al. 2006",)
+    Options = StatusQuoOptions
+
+    def run(self, problem, options, schedule, rng):
+        problem = schedule.apply_all(problem)
+        if np.isnan(problem.status_quo).any():
+            missing = [i for i, q in zip(problem.issue_ids, problem.status_quo) if np.isnan(q)]
+            raise ModelError(f"status-quo: issue {', '.join(missing)} gives no status quo")
+        return _single_round(self.name, problem, problem.status_quo.copy(), options)

@@ -1,0 +1,90 @@
+"""From a scenario to the arrays the models compute on."""
+
+from __future__ import annotations
+
+from typing import Iterable, Literal
+
+import numpy as np
+
+from ..models.base import Problem
+from .schema import Scenario
+
+Missing = Literal["drop", "nan"]
+
+
+def capability_of(scn: Scenario, actor_id: str, issue_id: str) -> float:
+    entry = scn.entry(actor_id, issue_id)
+    if entry is not None and entry.capability is not None:
+        return entry.capability.value
+    cap = scn.actor(actor_id).capability
+    if cap is None:  # the scenario checks rule this out for actors with entries
+        raise KeyError(f"actor {actor_id!r} has no capability on {issue_id!r}")
+    return cap.value
+
+
+def actor_row(scn: Scenario, actor_id: str, issue_ids: Iterable[str]) -> tuple[list, list, list]:
+    """Position, salience and capability of one actor on ``issue_ids`` (NaN where absent)."""
+    pos, sal, cap = [], [], []
+    for iss in issue_ids:
+        e = scn.entry(actor_id, iss)
+        if e is None:
+            pos.append(np.nan)
+            sal.append(np.nan)
+            cap.append(np.nan)
+        else:
+            pos.append(e.position.value)
+            sal.append(e.salience.value)
+            cap.append(capability_of(scn, actor_id, iss))
+    return pos, sal, cap
+
+
+def to_problem(
+    scn: Scenario,
+    issue_ids: Iterable[str] | None = None,
+    *,
+    missing: Missing = "drop",
+    actors: Iterable[str] | None = None,
+) -> Problem:
+    """Array view of ``scn`` on ``issue_ids`` (all issues by default).
+
+    ``missing="drop"`` keeps only actors with an entry on every issue;
+    ``"nan"`` keeps actors with an entry on at least one issue and marks the
+    gaps with NaN (joint models decide what an absent actor means).
+    ``actors`` restricts and orders the actors; by default the present ones.
+    """
+    issue_ids = tuple(issue_ids) if issue_ids is not None else tuple(i.id for i in scn.issues)
+    chosen = list(actors) if actors is not None else [a.id for a in scn.actors if a.present]
+    rows, ids = [], []
+    for a in chosen:
+        pos, sal, cap = actor_row(scn, a, issue_ids)
+        have = ~np.isnan(pos)
+        if (missing == "drop" and have.all()) or (missing == "nan" and have.any()):
+            rows.append((pos, sal, cap))
+            ids.append(a)
+    d = len(issue_ids)
+    arr = np.array(rows, dtype=float).reshape(len(rows), 3, d) if rows else np.zeros((0, 3, d))
+    issues = [scn.issue(i) for i in issue_ids]
+    sq = [np.nan if i.status_quo is None else i.status_quo.value for i in issues]
+    return Problem(
+        issue_ids=issue_ids,
+        actor_ids=tuple(ids),
+        position=arr[:, 0, :].copy(),
+        salience=arr[:, 1, :].copy(),
+        capability=arr[:, 2, :].copy(),
+        lo=np.array([i.scale.min for i in issues], dtype=float),
+        hi=np.array([i.scale.max for i in issues], dtype=float),
+        status_quo=np.array(sq, dtype=float),
+        affinity=affinity_matrix(scn, ids),
+    )
+
+
+def affinity_matrix(scn: Scenario, actor_ids: list[str]) -> np.ndarray | None:
+    """KTAB's accommodation matrix: the identity, with the listed entries set."""
+    if scn.affinity is None:
+        return None
+    index = {a: k for k, a in enumerate(actor_ids)}
+    A = np.eye(len(actor_ids))
+    for af in scn.affinity:
+        if af.actor in index and af.toward in index:
+            A[index[af.actor], index[af.toward]] = af.weight
+    return A

@@ -1,0 +1,155 @@
+"""Checks that span several parts of a scenario (ids, references, ranges).
+
+Pydantic validates each part on its own; these checks need the whole
+scenario.  Each problem comes back with the path of the offending field so
+that the loader can point at its line in the file.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Iterator
+
+from .schema import Basis, Data, Evidence, Scenario, Value
+
+Path = tuple[str | int, ...]
+Finding = tuple[Path, str]
+
+
+def _duplicates(items: list, key: str, where: str) -> Iterator[Finding]:
+    counts = Counter(getattr(x, key) for x in items)
+    seen: set[str] = set()
+    for k, item in enumerate(items):
+        ident = getattr(item, key)
+        if counts[ident] > 1 and ident in seen:
+            yield (where, k, key), f"duplicate {key} {ident!r}"
+        seen.add(ident)
+
+
+def _bases(scn: Scenario) -> Iterator[tuple[Path, Basis]]:
+    def value(path: Path, v: Value | None) -> Iterator[tuple[Path, Basis]]:
+        if v is not None and v.basis is not None:
+            yield (*path, "basis"), v.basis
+
+    for k, a in enumerate(scn.actors):
+        yield from value(("actors", k, "capability"), a.capability)
+    for k, i in enumerate(scn.issues):
+        yield from value(("issues", k, "status_quo"), i.status_quo)
+    for k, e in enumerate(scn.entries):
+        for f in ("position", "salience", "capability"):
+            yield from value(("entries", k, f), getattr(e, f))
+    for k, lv in enumerate(scn.levers):
+        if lv.basis is not None:
+            yield ("levers", k, "basis"), lv.basis
+        for m, eff in enumerate(lv.effects):
+            if eff.basis is not None:
+                yield ("levers", k, "effects", m, "basis"), eff.basis
+    for k, p in enumerate(scn.plans):
+        if p.basis is not None:
+            yield ("plans", k, "basis"), p.basis
+
+
+def _in_range(path: Path, v: Value | None, lo: float, hi: float, what: str) -> Iterator[Finding]:
+    if v is None:
+        return
+    if not lo <= v.value <= hi:
+        yield (*path, "value"), f"{what} {v.value:g} is outside [{lo:g}, {hi:g}]"
+    if v.range is not None and not (lo <= v.range[0] and v.range[1] <= hi):
+        yield (*path, "range"), f"range [{v.range[0]:g}, {v.range[1]:g}] leaves [{lo:g}, {hi:g}]"
+
+
+def check(scn: Scenario) -> list[Finding]:
+    """Every cross-field problem of ``scn``; empty when the scenario is sound."""
+    out: list[Finding] = []
+    out += _duplicates(scn.actors, "id", "actors")
+    out += _duplicates(scn.issues, "id", "issues")
+    out += _duplicates(scn.metadata.sources, "id", "metadata")  # path fixed below
+    out = [
+        ((("metadata", "sources", *p[1:]) if p[0] == "metadata" else p), m) for p, m in out
+    ]
+    out += _duplicates(scn.levers, "id", "levers")
+    out += _duplicates(scn.plans, "id", "plans")
+
+    actors = {a.id: a for a in scn.actors}
+    issues = {i.id: i for i in scn.issues}
+    sources = {s.id for s in scn.metadata.sources}
+    levers = {lv.id for lv in scn.levers}
+
+    for k, a in enumerate(scn.actors):
+        out += _in_range(("actors", k, "capability"), a.capability, 0, float("inf"), "capability")
+
+    for k, i in enumerate(scn.issues):
+        out += _in_range(("issues", k, "status_quo"), i.status_quo, i.scale.min, i.scale.max,
+                         "status quo")
+
+    pairs: Counter[tuple[str, str]] = Counter()
+    has_cap_everywhere: dict[str, bool] = {}
+    for k, e in enumerate(scn.entries):
+        path = ("entries", k)
+        if e.actor not in actors:
+            out.append(((*path, "actor"), f"unknown actor {e.actor!r}"))
+        if e.issue not in issues:
+            out.append(((*path, "issue"), f"unknown issue {e.issue!r}"))
+        pairs[(e.actor, e.issue)] += 1
+        if pairs[(e.actor, e.issue)] == 2:
+            out.append(((*path,), f"second entry for actor {e.actor!r} on issue {e.issue!r}"))
+        if e.issue in issues:
+            sc = issues[e.issue].scale
+            out += _in_range((*path, "position"), e.position, sc.min, sc.max, "position")
+        out += _in_range((*path, "salience"), e.salience, 0.0, 1.0, "salience")
+        out += _in_range((*path, "capability"), e.capability, 0, float("inf"), "capability")
+        ok = e.capability is not None
+        has_cap_everywhere[e.actor] = has_cap_everywhere.get(e.actor, True) and ok
+
+    for k, a in enumerate(scn.actors):
+        if a.capability is None and not has_cap_everywhere.get(a.id, False):
+            out.append((("actors", k), f"actor {a.id!r} has no capability (give one on the "
+                                       "actor or on each of its entries)"))
+
+    for path, b in _bases(scn):
+        if isinstance(b, (Evidence, Data)) and b.source not in sources:
+            out.append(((*path, "source"), f"unknown source {b.source!r} (not in metadata.sources)"))
+
+    if scn.affinity is not None:
+        # Unset entries keep the identity (KTAB), so an actor's own weight is 1
+        # unless it is given.
+        given: dict[tuple[str, str], float] = {}
+        for k, af in enumerate(scn.affinity):
+            for f in ("actor", "toward"):
+                if getattr(af, f) not in actors:
+                    out.append((("affinity", k, f), f"unknown actor {getattr(af, f)!r}"))
+            if (af.actor, af.toward) in given:
+                out.append((("affinity", k), f"second affinity of {af.actor!r} toward {af.toward!r}"))
+            given[(af.actor, af.toward)] = af.weight
+        rows: dict[str, float] = {}
+        for (a, b), w in given.items():
+            rows[a] = rows.get(a, 0.0 if (a, a) in given else 1.0) + w
+        for actor_id, total in rows.items():
+            if total > 1 + 1e-12:
+                out.append((("affinity",), f"affinities of actor {actor_id!r} sum to {total:g} > 1"))
+
+    for k, lv in enumerate(scn.levers):
+        for m, eff in enumerate(lv.effects):
+            path = ("levers", k, "effects", m)
+            for f in ("actor", "add_actor", "remove_actor"):
+                ref = getattr(eff, f)
+                if ref is not None and ref not in actors:
+                    out.append(((*path, f), f"unknown actor {ref!r}"))
+            if eff.add_actor in actors and actors[eff.add_actor].present:
+                out.append(((*path, "add_actor"),
+                            f"actor {eff.add_actor!r} is already present (set present: false)"))
+            for n, iss in enumerate(eff.issues or []):
+                if iss not in issues:
+                    out.append(((*path, "issues", n), f"unknown issue {iss!r}"))
+            if eff.salience is not None and eff.salience.set is not None:
+                if not 0 <= eff.salience.set <= 1:
+                    out.append(((*path, "salience", "set"), "salience must be within [0, 1]"))
+            if eff.capability is not None and eff.capability.set is not None:
+                if eff.capability.set < 0:
+                    out.append(((*path, "capability", "set"), "capability must be >= 0"))
+
+    for k, p in enumerate(scn.plans):
+        for m, step in enumerate(p.steps):
+            if step.lever not in levers:
+                out.append((("plans", k, "steps", m, "lever"), f"unknown lever {step.lever!r}"))
+    return out

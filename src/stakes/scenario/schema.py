@@ -1,0 +1,335 @@
+"""The scenario format: actors, issues, entries, evidence, levers and plans.
+
+A scenario file is YAML 1.2 (read with ruamel.yaml, see :mod:`stakes.scenario.yaml_io`)
+validated by the pydantic models below.  Every number may carry its ``basis``:
+a verbatim quote from a cited source (``evidence``), an analyst's ``judgment``
+with its rationale, or ``data`` from a named source.
+
+Multi-dimensional positions are an actor's positions on several issues: the
+joint models (``smp``, ``exchange``) treat the scenario's issues as the
+dimensions of one policy space.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+FORMAT_VERSION = 1
+
+# Finite numbers only; the bound keeps float arithmetic well away from overflow.
+MAX_ABS = 1e12
+Id = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$",
+        description="Identifier: letters, digits, '_', '-', '.'; starts with a letter or digit.",
+    ),
+]
+Finite = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_ABS, le=MAX_ABS)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- basis -----------------------------------------------------------------
+
+
+class Evidence(_Strict):
+    """A verbatim quote from a source listed in ``metadata.sources``."""
+
+    kind: Literal["evidence"]
+    source: Id
+    quote: str = Field(min_length=1, max_length=1000)
+    note: str | None = None
+
+
+class Judgment(_Strict):
+    """An analyst's judgment, with the reason for it."""
+
+    kind: Literal["judgment"]
+    rationale: str = Field(min_length=1)
+
+
+class Data(_Strict):
+    """A figure taken from a data set or table in a listed source."""
+
+    kind: Literal["data"]
+    source: Id
+    note: str | None = None
+
+
+Basis = Annotated[Union[Evidence, Judgment, Data], Field(discriminator="kind")]
+
+
+class Value(_Strict):
+    """A number with its basis and, optionally, its uncertainty.
+
+    ``sd`` (a normal spread) and ``range`` (a uniform interval) describe how
+    uncertain the value is; ensembles draw from them.
+    """
+
+    value: Finite
+    basis: Basis | None = None
+    sd: Annotated[float, Field(ge=0, allow_inf_nan=False, le=MAX_ABS)] | None = None
+    range: tuple[Finite, Finite] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_number(cls, data: Any) -> Any:
+        # `salience: 0.4` is shorthand for `salience: {value: 0.4}`.
+        if isinstance(data, bool):
+            raise ValueError("expected a number, got a boolean")
+        if isinstance(data, (int, float)):
+            return {"value": data}
+        if isinstance(data, str):
+            raise ValueError(f"expected a number, got the text {data!r}")
+        if data is None:
+            raise ValueError("expected a number, got nothing (null)")
+        if isinstance(data, (list, tuple)):
+            raise ValueError("expected a number or a mapping with 'value', got a list")
+        return data
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _no_bool(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError("expected a number, got a boolean")
+        return v
+
+    @model_validator(mode="after")
+    def _range_ordered(self) -> "Value":
+        if self.range is not None:
+            lo, hi = self.range
+            if lo > hi:
+                raise ValueError(f"range [{lo}, {hi}] is reversed")
+            if not lo <= self.value <= hi:
+                raise ValueError(f"value {self.value} lies outside its range [{lo}, {hi}]")
+        return self
+
+
+# --- metadata --------------------------------------------------------------
+
+
+class Source(_Strict):
+    id: Id
+    title: str = Field(min_length=1)
+    author: str | None = None
+    outlet: str | None = None
+    date: str | None = Field(None, description="Publication date, ISO or as precise as known.")
+    file: str | None = Field(None, description="File name of the user's copy of the source.")
+    url: str | None = None
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _date_text(cls, v: Any) -> Any:
+        return v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v
+
+
+class Metadata(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = None
+    as_of: dt.date | None = Field(None, description="Date the scenario describes.")
+    sources: list[Source] = Field(default_factory=list)
+
+
+# --- actors, issues, entries ----------------------------------------------
+
+
+class Actor(_Strict):
+    id: Id
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = None
+    capability: Value | None = Field(
+        None, description="Potential influence, >= 0; an entry may override it per issue."
+    )
+    present: bool = Field(
+        True,
+        description="False for an actor that enters only through a lever (add_actor).",
+    )
+
+
+class Scale(_Strict):
+    min: Finite
+    max: Finite
+    min_label: str | None = None
+    max_label: str | None = None
+    unit: str | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Scale":
+        if not self.min < self.max:
+            raise ValueError(f"scale min {self.min} must be below max {self.max}")
+        return self
+
+
+class Issue(_Strict):
+    id: Id
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = None
+    scale: Scale = Field(default_factory=lambda: Scale(min=0, max=100))
+    status_quo: Value | None = None
+
+
+class Entry(_Strict):
+    """One actor's stance on one issue."""
+
+    actor: Id
+    issue: Id
+    position: Value
+    salience: Value = Field(description="How much the issue matters to the actor, 0 to 1.")
+    capability: Value | None = Field(None, description="Overrides the actor's capability here.")
+
+
+class Affinity(_Strict):
+    """One entry of the accommodation matrix A used by ``smp`` (KTAB): how far
+    ``actor``'s ideal point follows ``toward``'s position each turn."""
+
+    actor: Id
+    toward: Id
+    weight: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+# --- levers and plans ------------------------------------------------------
+
+
+class Change(_Strict):
+    """Exactly one of: set to a value, add an amount, or multiply by a factor."""
+
+    set: Finite | None = None
+    add: Finite | None = None
+    scale: Annotated[float, Field(ge=0, le=MAX_ABS, allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "Change":
+        given = [k for k in ("set", "add", "scale") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of set, add, scale")
+        return self
+
+    def apply(self, old: float) -> float:
+        if self.set is not None:
+            return self.set
+        if self.add is not None:
+            return old + self.add
+        return old * self.scale  # type: ignore[operator]
+
+
+class Effect(_Strict):
+    """One effect of a lever.
+
+    Either a change to an actor's ``position``, ``salience`` or ``capability``
+    on the listed issues (all of its issues when ``issues`` is omitted), or an
+    actor entering (``add_actor``) or leaving (``remove_actor``) the game.
+    """
+
+    actor: Id | None = None
+    issues: list[Id] | None = None
+    position: Change | None = None
+    salience: Change | None = None
+    capability: Change | None = None
+    add_actor: Id | None = None
+    remove_actor: Id | None = None
+    basis: Basis | None = None
+
+    @field_validator("issues", mode="before")
+    @classmethod
+    def _one_issue(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Effect":
+        changes = [k for k in ("position", "salience", "capability") if getattr(self, k)]
+        moves = [k for k in ("add_actor", "remove_actor") if getattr(self, k)]
+        if changes and moves:
+            raise ValueError("an effect either changes values or adds/removes an actor, not both")
+        if moves:
+            if len(moves) > 1 or self.actor is not None or self.issues is not None:
+                raise ValueError("add_actor / remove_actor stand alone in an effect")
+        elif not changes:
+            raise ValueError("an effect needs position, salience, capability, add_actor or remove_actor")
+        elif self.actor is None:
+            raise ValueError("a change needs the actor it applies to")
+        return self
+
+
+class Lever(_Strict):
+    id: Id
+    name: str = Field(min_length=1)
+    description: str | None = None
+    basis: Basis | None = None
+    round: int = Field(0, ge=0, le=10_000, description="Round before which it applies.")
+    effects: list[Effect] = Field(min_length=1)
+
+
+class PlanStep(_Strict):
+    lever: Id
+    round: int | None = Field(None, ge=0, le=10_000, description="Defaults to the lever's round.")
+
+
+class Plan(_Strict):
+    id: Id
+    name: str = Field(min_length=1)
+    description: str | None = None
+    basis: Basis | None = None
+    steps: list[PlanStep] = Field(min_length=1)
+
+
+# --- the scenario ----------------------------------------------------------
+
+
+class Scenario(_Strict):
+    stakes: Literal[1] = Field(FORMAT_VERSION, description="Format version.")
+    metadata: Metadata
+    actors: list[Actor] = Field(min_length=1)
+    issues: list[Issue] = Field(min_length=1)
+    entries: list[Entry] = Field(default_factory=list)
+    affinity: list[Affinity] | None = None
+    levers: list[Lever] = Field(default_factory=list)
+    plans: list[Plan] = Field(default_factory=list)
+    options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Default model options carried by the scenario, by model name.",
+    )
+
+    # convenience look-ups -------------------------------------------------
+    def actor(self, actor_id: str) -> Actor:
+        for a in self.actors:
+            if a.id == actor_id:
+                return a
+        raise KeyError(actor_id)
+
+    def issue(self, issue_id: str) -> Issue:
+        for i in self.issues:
+            if i.id == issue_id:
+                return i
+        raise KeyError(issue_id)
+
+    def lever(self, lever_id: str) -> Lever:
+        for lv in self.levers:
+            if lv.id == lever_id:
+                return lv
+        raise KeyError(lever_id)
+
+    def plan(self, plan_id: str) -> Plan:
+        for p in self.plans:
+            if p.id == plan_id:
+                return p
+        raise KeyError(plan_id)
+
+    def entry(self, actor_id: str, issue_id: str) -> Entry | None:
+        for e in self.entries:
+            if e.actor == actor_id and e.issue == issue_id:
+                return e
+        return None

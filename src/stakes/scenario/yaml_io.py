@@ -1,0 +1,368 @@
+"""Read and write scenario files (YAML 1.2, ruamel.yaml).
+
+YAML 1.2 keeps ``NO``, ``off`` and ``y`` as strings (YAML 1.1 loaders turn
+them into booleans, which would corrupt country codes such as Norway's).
+Every problem is reported with the file, line, column and field it concerns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from ..errors import InputError, Problem
+from .check import check
+from .schema import Scenario
+
+MAX_BYTES = 20 * 1024 * 1024
+# Aliases let a small file expand into a huge document ("billion laughs");
+# sharing a basis or two by alias stays far below this.
+MAX_ALIAS_COPIES = 100_000
+# ruamel composes flow collections recursively and slows down sharply with
+# depth; scenarios nest a few levels, so deeper input is refused up front.
+MAX_FLOW_DEPTH = 100
+
+Loc = tuple[int, int]  # 0-based line, column
+_UNION_TAGS = {"evidence", "judgment", "data"}
+_FIELD = re.compile(r"^[a-z_]+$")
+
+
+class _Constructor(RoundTripConstructor):
+    """Round-trip constructor that leaves timestamps as text.
+
+    ruamel turns ``2020-02-30`` into a ValueError without a position; as text,
+    the schema validates dates and reports the field and line instead (and a
+    name such as ``2020-01-01`` stays the name it was meant to be).
+    """
+
+
+_Constructor.add_constructor(
+    "tag:yaml.org,2002:timestamp", lambda self, node: self.construct_scalar(node)
+)
+
+
+def _yaml() -> YAML:
+    y = YAML(typ="rt")
+    y.Constructor = _Constructor
+    y.version = (1, 2)
+    y.allow_duplicate_keys = False
+    return y
+
+
+class _Budget:
+    """Guards the expansion of aliases: cycles, and copies that blow up."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.copied = 0  # values reached a second time, through an alias
+        self.seen: set[int] = set()
+        self.active: set[int] = set()
+        self.in_alias = 0
+
+    def enter(self, node: Any, path: tuple, where: dict[tuple, Loc]) -> bool:
+        """Start expanding a container; True when it is reached through an alias."""
+        if id(node) in self.active:
+            raise InputError(_problem(self.file, "an alias refers to a node that contains it",
+                                      path, _nearest(path, where)))
+        self.active.add(id(node))
+        again = id(node) in self.seen
+        self.seen.add(id(node))
+        if again:
+            self.in_alias += 1
+        return again
+
+    def leave(self, node: Any, again: bool) -> None:
+        self.active.discard(id(node))
+        if again:
+            self.in_alias -= 1
+
+    def count(self) -> None:
+        if self.in_alias:
+            self.copied += 1
+            if self.copied > MAX_ALIAS_COPIES:
+                raise InputError(Problem(
+                    f"aliases expand to more than {MAX_ALIAS_COPIES} values", file=self.file))
+
+
+def _plain(node: Any, path: tuple, where: dict[tuple, Loc], budget: _Budget | None = None) -> Any:
+    """Turn ruamel's round-trip nodes into plain Python, recording positions."""
+    if budget is None:
+        budget = _Budget("<input>")
+    if isinstance(node, CommentedMap):
+        again = budget.enter(node, path, where)
+        budget.count()
+        out = {}
+        for k, v in node.items():
+            try:
+                where[(*path, k)] = tuple(node.lc.key(k))  # type: ignore[assignment]
+            except (KeyError, TypeError, AttributeError):
+                pass
+            out[str(k) if not isinstance(k, (str, int)) else k] = _plain(
+                v, (*path, k), where, budget)
+        budget.leave(node, again)
+        return out
+    if isinstance(node, CommentedSeq):
+        again = budget.enter(node, path, where)
+        budget.count()
+        out_l = []
+        for i, v in enumerate(node):
+            try:
+                where[(*path, i)] = tuple(node.lc.item(i))  # type: ignore[assignment]
+            except (KeyError, TypeError, AttributeError):
+                pass
+            out_l.append(_plain(v, (*path, i), where, budget))
+        budget.leave(node, again)
+        return out_l
+    budget.count()
+    if isinstance(node, bool):
+        return bool(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, dt.datetime):
+        return node.date() if node.time() == dt.time() else node
+    if isinstance(node, dt.date):
+        return dt.date(node.year, node.month, node.day)
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def _field_name(path: tuple) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def _locate(loc: tuple, raw: Any, where: dict[tuple, Loc]) -> tuple[tuple, Loc | None]:
+    """Map a pydantic error location onto the raw document.
+
+    Pydantic inserts union tags and validator names into ``loc``; segments that
+    do not exist in the document are skipped.
+    """
+    node, path = raw, ()
+    for seg in loc:
+        if isinstance(node, dict) and seg in node:
+            node, path = node[seg], (*path, seg)
+        elif isinstance(node, list) and isinstance(seg, int) and 0 <= seg < len(node):
+            node, path = node[seg], (*path, seg)
+        elif isinstance(seg, str) and seg not in _UNION_TAGS and _FIELD.match(seg):
+            # a field the document lacks: name it, point at the mapping that lacks it
+            return (*path, seg), _nearest(path, where)
+    return path, _nearest(path, where)
+
+
+def _nearest(path: tuple, where: dict[tuple, Loc]) -> Loc | None:
+    while True:
+        if path in where:
+            return where[path]
+        if not path:
+            return (0, 0)
+        path = path[:-1]
+
+
+def _problem(file: str, message: str, path: tuple, loc: Loc | None) -> Problem:
+    return Problem(
+        message=message,
+        file=file,
+        line=None if loc is None else loc[0] + 1,
+        column=None if loc is None else loc[1] + 1,
+        field=_field_name(path) or None,
+    )
+
+
+def _clean_msg(msg: str) -> str:
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    return msg
+
+
+def _check_flow_depth(text: str, file: str) -> None:
+    # Counts brackets inside quoted text too: an overestimate, harmless at this limit.
+    depth = 0
+    for m in re.finditer(r"[\[\]{}]", text):
+        if m.group() in "[{":
+            depth += 1
+            if depth > MAX_FLOW_DEPTH:
+                pos = m.start()
+                line = text.count("\n", 0, pos)
+                col = pos - (text.rfind("\n", 0, pos) + 1)
+                raise InputError(Problem(
+                    f"invalid YAML: brackets nested more than {MAX_FLOW_DEPTH} levels deep",
+                    file=file, line=line + 1, column=col + 1))
+        elif depth:
+            depth -= 1
+
+
+def parse_text(text: str, file: str = "<input>") -> tuple[Any, dict[tuple, Loc]]:
+    """Parse YAML text into plain Python data and a map of field positions."""
+    if not text.strip():
+        raise InputError(Problem("file is empty", file=file))
+    if "\x00" in text:
+        raise InputError(Problem("not a text file (contains NUL bytes)", file=file))
+    _check_flow_depth(text, file)
+    try:
+        doc = _yaml().load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        msg = (exc.problem or exc.context or "invalid YAML").strip()
+        if "duplicate key" in str(exc).lower():
+            msg = "duplicate key " + msg.split("found duplicate key", 1)[-1].strip()
+        raise InputError(Problem(
+            f"invalid YAML: {msg}", file=file,
+            line=None if mark is None else mark.line + 1,
+            column=None if mark is None else mark.column + 1,
+        )) from None
+    except YAMLError as exc:
+        raise InputError(Problem(f"invalid YAML: {exc}".splitlines()[0], file=file)) from None
+    except RecursionError:
+        raise InputError(Problem("invalid YAML: nesting is too deep", file=file)) from None
+    except (ValueError, TypeError, OverflowError) as exc:
+        # a scalar ruamel accepts but cannot construct; it gives no position
+        raise InputError(Problem(f"invalid YAML: {exc}", file=file)) from None
+    where: dict[tuple, Loc] = {(): (0, 0)}
+    try:
+        data = _plain(doc, (), where, _Budget(file))
+    except RecursionError:
+        raise InputError(Problem("invalid YAML: nesting is too deep", file=file)) from None
+    return data, where
+
+
+def scenario_from_data(data: Any, where: dict[tuple, Loc] | None = None,
+                       file: str = "<input>") -> Scenario:
+    """Validate plain data as a scenario; raise InputError listing every problem."""
+    where = where or {(): (0, 0)}
+    if not isinstance(data, dict):
+        raise InputError(Problem("a scenario file must be a mapping with metadata, actors, "
+                                 "issues and entries", file=file, line=1, column=1))
+    try:
+        scn = Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            path, loc = _locate(tuple(err["loc"]), data, where)
+            problems.append(_problem(file, _clean_msg(err["msg"]), path, loc))
+        raise InputError(_dedupe(problems)) from None
+    findings = check(scn)
+    if findings:
+        raise InputError([
+            _problem(file, msg, path, _nearest(path, where)) for path, msg in findings
+        ])
+    return scn
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen, out = set(), []
+    for p in problems:
+        key = (p.line, p.column, p.field, p.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def read_text_file(path: str | os.PathLike) -> str:
+    p = Path(path)
+    name = str(path)
+    if not p.exists():
+        raise InputError(Problem("no such file", file=name))
+    if p.is_dir():
+        raise InputError(Problem("is a directory, not a file", file=name))
+    size = p.stat().st_size
+    if size > MAX_BYTES:
+        raise InputError(Problem(f"file is too large ({size} bytes; limit {MAX_BYTES})", file=name))
+    raw = p.read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(Problem("UTF-16 text is not supported; save the file as UTF-8",
+                                 file=name, line=1))
+    if b"\x00" in raw:
+        raise InputError(Problem("not a text file (contains NUL bytes)", file=name))
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(Problem(f"not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+                                 file=name, line=line)) from None
+    return text
+
+
+def load_yaml_scenario(path: str | os.PathLike) -> Scenario:
+    text = read_text_file(path)
+    data, where = parse_text(text, str(path))
+    return scenario_from_data(data, where, str(path))
+
+
+def loads_scenario(text: str, file: str = "<input>") -> Scenario:
+    data, where = parse_text(text, file)
+    return scenario_from_data(data, where, file)
+
+
+def scenario_to_data(scn: Scenario) -> dict[str, Any]:
+    """Plain data for writing, without unset optional fields; bare numbers where
+    a value has no basis or uncertainty."""
+    data = scn.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
+
+    def simplify(node: Any) -> Any:
+        if isinstance(node, dict):
+            node = {k: simplify(v) for k, v in node.items()}
+            if set(node) == {"value"}:
+                return node["value"]
+            return node
+        if isinstance(node, list):
+            return [simplify(v) for v in node]
+        return node
+
+    data = simplify(data)
+    for key in ("levers", "plans", "options"):
+        if not data.get(key):
+            data.pop(key, None)
+    for a in data.get("actors", []):
+        if a.get("present") is True:
+            a.pop("present")
+    return data
+
+
+def dumps_scenario(scn: Scenario, header: str | None = None) -> str:
+    y = _yaml()
+    y.default_flow_style = False
+    y.width = 100
+    buf = io.StringIO()
+    if header:
+        buf.write("".join(f"# {line}\n" if line else "#\n" for line in header.splitlines()))
+    y.dump(scenario_to_data(scn), buf)
+    return buf.getvalue()
+
+
+def write_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` so that the file is either complete or untouched."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def save_scenario(scn: Scenario, path: str | os.PathLike, header: str | None = None) -> None:
+    write_atomic(path, dumps_scenario(scn, header))

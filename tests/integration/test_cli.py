@@ -1,0 +1,104 @@
+"""The command line as a user meets it: exit codes, one-line errors, the JSON contract."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from stakes.cli.main import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_run_default_scenario_table():
+    res = invoke("run")
+    assert res.exit_code == 0, res.output
+    assert "forecast" in res.output
+
+
+def test_run_json_contract():
+    res = invoke("run", "ec-emissions", "--model", "compromise", "--model", "median",
+                 "--format", "json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert set(doc) == {"stakes_version", "scenario", "results"}
+    assert doc["scenario"]["name"].startswith("EC car emission")
+    r = doc["results"][0]
+    assert {"model", "issue", "options", "rounds", "forecast", "stop", "lever", "plan"} <= set(r)
+    assert r["model"] == "compromise" and r["issue"] == "emissions"
+    assert r["lever"] is None and r["plan"] is None
+    assert r["rounds"][0]["round"] == 0
+    assert set(r["rounds"][0]["positions"]) == {"NL", "BE", "LU", "DE", "FR", "IT", "UK", "IE",
+                                                "DK", "GR"}
+    assert r["forecast"] == pytest.approx(7.38996, abs=1e-4)
+    assert r["stop"] in ("converged", "cycle", "max_rounds")
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (("run", "ec-emissions", "--model", "nope"), "unknown model 'nope'"),
+        (("run", "ec-emissions", "--model", "compromise", "--set", "compromise.weights=xx"),
+         "compromise.weights: Input should be"),
+        (("run", "ec-emissions", "--model", "compromise", "--set", "compromise.bogus=1"),
+         "compromise.bogus: unknown option"),
+        (("run", "ec-emissions", "--model", "compromise", "--set", "weights=cs"),
+         "expected MODEL.OPTION=VALUE"),
+        (("run", "ec-emissions", "--model", "compromise", "--set", "median.weights=cs"),
+         "model 'median' is not being run"),
+        (("run", "ec-emissions", "--format", "xml"), "--format 'xml'"),
+        (("run", "no/such/file.yaml"), "no/such/file.yaml: no such file"),
+        (("run", "ec-emissions", "--lever", "nope"), "unknown lever 'nope'"),
+        (("levers", "ec-emissions"), "defines no levers or plans"),
+    ],
+)
+def test_bad_options_exit_2_with_one_line(args, fragment):
+    res = invoke(*args)
+    assert res.exit_code == 2
+    assert fragment in res.stderr
+    assert "Traceback" not in res.output + res.stderr
+
+
+def test_invalid_scenario_reports_line_and_field(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "stakes: 1\nmetadata: {name: x}\nactors:\n- {id: a, name: A, capability: 1}\n"
+        "issues:\n- {id: i, name: I}\nentries:\n"
+        "- {actor: a, issue: i, position: 50, salience: 1.5}\n"
+        "- {actor: zz, issue: i, position: 50, salience: 0.5}\n",
+        encoding="utf-8",
+    )
+    res = invoke("run", str(bad), "--model", "compromise")
+    assert res.exit_code == 2
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert f"error: {bad}:8:38: entries[0].salience.value: salience 1.5 is outside [0, 1]" in lines
+    assert f"error: {bad}:9:4: entries[1].actor: unknown actor 'zz'" in lines
+
+
+def test_models_lists_every_model_with_options():
+    res = invoke("models", "--format", "json")
+    assert res.exit_code == 0
+    doc = json.loads(res.stdout)
+    names = {m["name"] for m in doc}
+    assert {"compromise", "median", "status-quo", "nbs", "nbs-joint", "eum"} <= names
+    eum = next(m for m in doc if m["name"] == "eum")
+    assert eum["options"]["prob"]["default"] == "scholz_code"
+
+
+def test_new_writes_a_template_that_runs(tmp_path):
+    target = tmp_path / "mine.yaml"
+    res = invoke("new", str(target))
+    assert res.exit_code == 0
+    res = invoke("run", str(target), "--model", "compromise", "--format", "json")
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    labels = {(r["lever"], r["plan"]) for r in doc["results"]}
+    assert labels == {(None, None), ("pressure", None), (None, "campaign")}
+    res = invoke("new", str(target))
+    assert res.exit_code == 2 and "exists" in res.stderr
