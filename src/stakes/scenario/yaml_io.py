@@ -20,6 +20,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from ..errors import InputError, Problem
 from .check import check
@@ -180,15 +181,20 @@ def _problem(file: str, message: str, path: tuple, loc: Loc | None) -> Problem:
         file=file,
         line=None if loc is None else loc[0] + 1,
         column=None if loc is None else loc[1] + 1,
-        field=_field_name(path) or None,
+        field=_one_line(_field_name(path)) or None,
     )
+
+
+def _one_line(msg: str) -> str:
+    # a problem is reported on one line; values quoted in messages may hold breaks
+    return msg.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _clean_msg(msg: str) -> str:
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
             msg = msg[len(prefix):]
-    return msg
+    return _one_line(msg)
 
 
 def _check_flow_depth(text: str, file: str) -> None:
@@ -223,7 +229,7 @@ def parse_text(text: str, file: str = "<input>") -> tuple[Any, dict[tuple, Loc]]
         if "duplicate key" in str(exc).lower():
             msg = "duplicate key " + msg.split("found duplicate key", 1)[-1].strip()
         raise InputError(Problem(
-            f"invalid YAML: {msg}", file=file,
+            f"invalid YAML: {_one_line(msg)}", file=file,
             line=None if mark is None else mark.line + 1,
             column=None if mark is None else mark.column + 1,
         )) from None
@@ -233,7 +239,7 @@ def parse_text(text: str, file: str = "<input>") -> tuple[Any, dict[tuple, Loc]]
         raise InputError(Problem("invalid YAML: nesting is too deep", file=file)) from None
     except (ValueError, TypeError, OverflowError) as exc:
         # a scalar ruamel accepts but cannot construct; it gives no position
-        raise InputError(Problem(f"invalid YAML: {exc}", file=file)) from None
+        raise InputError(Problem(f"invalid YAML: {_one_line(str(exc))}", file=file)) from None
     where: dict[tuple, Loc] = {(): (0, 0)}
     try:
         data = _plain(doc, (), where, _Budget(file))
@@ -300,13 +306,40 @@ def read_text_file(path: str | os.PathLike) -> str:
     return text
 
 
+def _fast_load(text: str) -> Scenario | None:
+    """Valid files, quickly: libyaml's C parser without position tracking.
+
+    Anything unusual (anchors and aliases, which could expand enormously; a
+    parse or validation failure) returns None, and the caller takes the
+    round-trip path, which locates every problem.  So the fast path never
+    accepts a file that the located path would reject.
+    """
+    if "&" in text or "*" in text:
+        return None
+    try:
+        y = YAML(typ="safe", pure=False)
+        y.version = (1, 2)
+        y.allow_duplicate_keys = False
+        data = y.load(text)
+        if not isinstance(data, dict):
+            return None
+        scn = Scenario.model_validate(data)
+    except Exception:  # noqa: BLE001 - any trouble: let the located path report it
+        return None
+    return None if check(scn) else scn
+
+
 def load_yaml_scenario(path: str | os.PathLike) -> Scenario:
     text = read_text_file(path)
-    data, where = parse_text(text, str(path))
-    return scenario_from_data(data, where, str(path))
+    return loads_scenario(text, str(path))
 
 
 def loads_scenario(text: str, file: str = "<input>") -> Scenario:
+    if text.strip() and "\x00" not in text:
+        _check_flow_depth(text, file)
+        fast = _fast_load(text)
+        if fast is not None:
+            return fast
     data, where = parse_text(text, file)
     return scenario_from_data(data, where, file)
 
@@ -336,6 +369,21 @@ def scenario_to_data(scn: Scenario) -> dict[str, Any]:
     return data
 
 
+_ODD_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
+def _quote_odd_breaks(node: Any) -> Any:
+    # ruamel writes NEL (U+0085) raw inside single quotes and reads it back
+    # as a space; double quotes escape it (\N, \L, \P) and keep the text.
+    if isinstance(node, dict):
+        return {_quote_odd_breaks(k): _quote_odd_breaks(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_quote_odd_breaks(v) for v in node]
+    if isinstance(node, str) and any(c in node for c in _ODD_BREAKS):
+        return DoubleQuotedScalarString(node)
+    return node
+
+
 def dumps_scenario(scn: Scenario, header: str | None = None) -> str:
     y = _yaml()
     y.default_flow_style = False
@@ -343,7 +391,7 @@ def dumps_scenario(scn: Scenario, header: str | None = None) -> str:
     buf = io.StringIO()
     if header:
         buf.write("".join(f"# {line}\n" if line else "#\n" for line in header.splitlines()))
-    y.dump(scenario_to_data(scn), buf)
+    y.dump(_quote_odd_breaks(scenario_to_data(scn)), buf)
     return buf.getvalue()
 
 
