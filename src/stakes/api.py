@@ -18,7 +18,7 @@ from .engine import DEFAULT_MODELS, Result, interventions_for, run_scenario
 from .errors import InputError, Problem
 from .scenario.schema import Scenario
 
-DEFAULT_SCENARIO = "ec-emissions"
+DEFAULT_SCENARIO = "us-israel-palestine-2023"
 
 
 def packaged_scenarios() -> dict[str, Path]:

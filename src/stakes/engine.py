@@ -27,6 +27,8 @@ class Result:
     run: ModelRun
     moved: list[str] = field(default_factory=list)  # actors whose final position differs from start
     seconds: float = 0.0
+    # actors whose final position differs from the baseline run's (levers and plans only)
+    moved_vs_baseline: list[str] | None = None
 
     @property
     def model(self) -> str:
@@ -127,4 +129,30 @@ def run_scenario(
                         break
                     raise
                 out.append(Result(iv, run, _moved(run), time.perf_counter() - t0))
+    _compare_with_baseline(out)
     return out
+
+
+def _final_positions(run: ModelRun) -> dict[str, np.ndarray]:
+    last = run.rounds[-1]
+    return dict(zip(last.actor_ids, last.position))
+
+
+def _compare_with_baseline(results: list[Result]) -> None:
+    """Fill ``moved_vs_baseline``: who ends elsewhere than in the baseline run.
+
+    Actors that enter or leave through the intervention count as moved.
+    """
+    base = {(r.run.model, r.run.issue_ids): _final_positions(r.run)
+            for r in results if r.intervention.kind == "baseline"}
+    for r in results:
+        ref = base.get((r.run.model, r.run.issue_ids))
+        if r.intervention.kind == "baseline" or ref is None:
+            continue
+        final = _final_positions(r.run)
+        moved = []
+        for a in dict.fromkeys([*ref, *final]):
+            if a not in ref or a not in final or not np.allclose(
+                    np.nan_to_num(ref[a]), np.nan_to_num(final[a]), atol=1e-9):
+                moved.append(a)
+        r.moved_vs_baseline = moved

@@ -10,7 +10,8 @@ JSON contract (kept stable; documented in the README)::
                   "rounds": [{"round": int, "positions": {actor_id: number},
                               "forecast": number, "mean": number}],
                   "forecast": number, "stop": "converged"|"cycle"|"max_rounds",
-                  "moved": [actor_id], "info": {...}}]}
+                  "moved": [actor_id], "moved_vs_baseline": [actor_id]|null,
+                  "info": {...}}]}
 
 For joint (multi-dimensional) models ``issue`` is the list of issue ids and
 every number is a list in that order.  Missing numbers are ``null``.
@@ -70,6 +71,7 @@ def result_to_dict(res: Result) -> dict[str, Any]:
         "forecast": _vec(run.forecast, joint),
         "stop": run.stop,
         "moved": list(res.moved),
+        "moved_vs_baseline": None if res.moved_vs_baseline is None else list(res.moved_vs_baseline),
         "info": _num(run.info),
     }
 

@@ -19,7 +19,7 @@ def invoke(*args: str):
 def test_run_default_scenario_table():
     res = invoke("run")
     assert res.exit_code == 0, res.output
-    assert "forecast" in res.output
+    assert "baseline" in res.output and "US recognition of a Palestinian state" in res.output
 
 
 def test_run_json_contract():

@@ -38,48 +38,90 @@ def _baseline_forecasts(results: Iterable[Result]) -> dict[tuple[str, str], floa
     return base
 
 
-def results_tables(console: Console, scn: Scenario, results: list[Result]) -> None:
-    """One table per issue: each model under each intervention, with its trajectory."""
-    base = _baseline_forecasts(results)
+def _issue_title(issue) -> str:
+    sc = issue.scale
+    ends = f"{_fmt(sc.min)} = {sc.min_label or 'min'} … {_fmt(sc.max)} = {sc.max_label or 'max'}"
+    sq = f"; status quo {_fmt(issue.status_quo.value)}" if issue.status_quo else ""
+    return f"[bold]{issue.name}[/bold] [dim]({issue.id}; {ends}{sq})[/dim]"
+
+
+def _short_list(names: list[str], limit: int = 5) -> str:
+    return ", ".join(names[:limit]) + (f" +{len(names) - limit}" if len(names) > limit else "")
+
+
+def results_tables(console: Console, scn: Scenario, results: list[Result],
+                   detail: bool | None = None) -> None:
+    """Per issue: the trajectories (no levers, or ``detail``), else the lever comparison."""
     any_levers = any(r.intervention.kind != "baseline" for r in results)
     console.print(f"[bold]{scn.metadata.name}[/bold]"
                   + (f" (as of {scn.metadata.as_of})" if scn.metadata.as_of else ""))
+    if any_levers and not detail:
+        lever_comparison(console, scn, results)
+        console.print("[dim]Trajectories: stakes run --detail; JSON: --format json.[/dim]")
+        return
     for issue in scn.issues:
         rows = [(r, r.run.issue_ids.index(issue.id)) for r in results
                 if issue.id in r.run.issue_ids]
         if not rows:
             continue
-        sc = issue.scale
-        ends = f"{_fmt(sc.min)} = {sc.min_label or 'min'} … {_fmt(sc.max)} = {sc.max_label or 'max'}"
-        sq = f"; status quo {_fmt(issue.status_quo.value)}" if issue.status_quo else ""
-        t = Table(title=f"{issue.name} [dim]({issue.id}; {ends}{sq})[/dim]", title_justify="left",
-                  show_lines=False)
+        t = Table(title=_issue_title(issue), title_justify="left")
         t.add_column("model")
         if any_levers:
             t.add_column("lever / plan")
         t.add_column("forecast", justify="right")
-        if any_levers:
-            t.add_column("shift", justify="right")
         t.add_column("stop")
         t.add_column("trajectory (forecast by round)")
         t.add_column("moved")
         for r, d in rows:
-            f = float(r.run.forecast[d])
             traj = _trajectory([float(rec.forecast[d]) for rec in r.run.rounds])
             cells = [r.run.model]
             if any_levers:
-                cells.append("baseline" if r.intervention.kind == "baseline"
-                             else f"{r.intervention.kind} {r.intervention.id}")
-            cells.append(_fmt(f))
-            if any_levers:
-                b = base.get((r.run.model, issue.id))
-                shift = "" if b is None or r.intervention.kind == "baseline" else f"{f - b:+.2f}"
-                cells.append(shift)
+                cells.append(r.intervention.label)
             stop = r.run.stop
-            if r.run.stop == "cycle" and "stop_detail" in r.run.info:
-                stop += f" ({r.run.info['stop_detail']})"
-            cells += [stop, traj, ", ".join(r.moved[:6]) + (" …" if len(r.moved) > 6 else "")]
+            if r.run.info.get("cycle_length"):
+                stop += f" ({r.run.info['cycle_length']})"
+            cells += [_fmt(float(r.run.forecast[d])), stop, traj, _short_list(r.moved)]
             t.add_row(*cells)
+        console.print(t)
+
+
+def lever_comparison(console: Console, scn: Scenario, results: list[Result]) -> None:
+    """Per issue: rows baseline, levers, plans; per model the forecast and its shift
+    against the baseline; and the actors that ended elsewhere than in the baseline."""
+    base = _baseline_forecasts(results)
+    models = list(dict.fromkeys(r.run.model for r in results))
+    labels = list(dict.fromkeys(r.intervention.label for r in results))
+    for issue in scn.issues:
+        cell: dict[tuple[str, str], str] = {}
+        movers: dict[str, dict[str, None]] = {}
+        for r in results:
+            if issue.id not in r.run.issue_ids:
+                continue
+            d = r.run.issue_ids.index(issue.id)
+            f = float(r.run.forecast[d])
+            b = base.get((r.run.model, issue.id))
+            if r.intervention.kind == "baseline" or b is None:
+                cell[(r.intervention.label, r.run.model)] = _fmt(f)
+            else:
+                shift = f - b
+                mark = "  ·" if abs(shift) < 5e-3 else f"{shift:+.1f}"
+                cell[(r.intervention.label, r.run.model)] = f"{_fmt(f)} {mark:>6}"
+                for a in r.moved_vs_baseline or []:
+                    movers.setdefault(r.intervention.label, {})[a] = None
+        if not cell:
+            continue
+        t = Table(title=_issue_title(issue), title_justify="left")
+        t.add_column("lever / plan")
+        for m in models:
+            t.add_column(m, justify="right")
+        t.add_column("actors moved vs baseline")
+        for label in labels:
+            if not any((label, m) in cell for m in models):
+                continue
+            title = label.replace(":", " ")
+            t.add_row(title, *[cell.get((label, m), "—") for m in models],
+                      _short_list(list(movers.get(label, {}))),
+                      style="bold" if label == "baseline" else None)
         console.print(t)
 
 
@@ -100,37 +142,6 @@ def lever_effects(results: list[Result]) -> list[dict[str, Any]]:
                 "moved": list(r.moved),
             })
     return out
-
-
-def lever_table(console: Console, scn: Scenario, results: list[Result]) -> None:
-    """Rows: levers and plans; columns: issue x model shifts against the baseline."""
-    base = _baseline_forecasts(results)
-    models = list(dict.fromkeys(r.run.model for r in results))
-    labels = list(dict.fromkeys(r.intervention.label for r in results))
-    shifts: dict[tuple[str, str, str], float] = {}
-    for r in results:
-        for d, iss in enumerate(r.run.issue_ids):
-            b = base.get((r.run.model, iss))
-            if b is not None:
-                shifts[(r.intervention.label, iss, r.run.model)] = float(r.run.forecast[d]) - b
-    for model in models:
-        t = Table(title=f"Shift of each forecast against the baseline — model {model}",
-                  title_justify="left")
-        t.add_column("lever / plan")
-        for issue in scn.issues:
-            t.add_column(issue.id, justify="right")
-        row = ["baseline forecast"] + [_fmt(base.get((model, i.id), float("nan")))
-                                       for i in scn.issues]
-        t.add_row(*row, style="bold")
-        for label in labels:
-            if label == "baseline":
-                continue
-            cells = [label.replace(":", " ")]
-            for issue in scn.issues:
-                v = shifts.get((label, issue.id, model))
-                cells.append("—" if v is None else ("0" if abs(v) < 5e-3 else f"{v:+.2f}"))
-            t.add_row(*cells)
-        console.print(t)
 
 
 def models_table(console: Console, models: list) -> None:
