@@ -23,3 +23,9 @@ def ec_scenario():
     from stakes.api import load
 
     return load("ec-emissions")
+
+
+@pytest.fixture(autouse=True)
+def _private_run_store(tmp_path_factory, monkeypatch):
+    """Runs recorded by tests go to a throw-away store, never the user's."""
+    monkeypatch.setenv("STAKES_STORE", str(tmp_path_factory.mktemp("store") / "runs.duckdb"))

@@ -98,6 +98,13 @@ def run(
     no_levers: bool = typer.Option(False, "--no-levers", help="Baseline only."),
     output: Optional[Path] = typer.Option(None, "--output", "-o",
                                           help="Write the output to this file."),
+    detail: bool = typer.Option(False, "--detail",
+                                help="Tables: every run's trajectory, not the lever comparison."),
+    store: Optional[Path] = typer.Option(None, "--store", metavar="PATH",
+                                         help="Run store (default: $STAKES_STORE or the user "
+                                         "data directory)."),
+    save: bool = typer.Option(True, "--save/--no-save", help="Record the run in the run store."),
+    label: Optional[str] = typer.Option(None, "--label", help="A label for the stored run."),
 ) -> None:
     """Run models on a scenario: the baseline, and every lever and plan it defines."""
     from ..api import load
@@ -120,6 +127,15 @@ def run(
     explicit = model is not None and "all" not in (model or [])
     results = run_scenario(scn, models, options=options, interventions=ivs, rounds=rounds,
                            seed=seed, skip_inapplicable=not explicit)
+    if save:
+        from ..api import DEFAULT_SCENARIO
+        from ..store import record_run
+        from ..store.catalog import command_line
+
+        rid = record_run(store, scn, results, models=models, options=options, seed=seed,
+                         rounds=rounds, source=scenario or DEFAULT_SCENARIO, label=label,
+                         command=command_line())
+        err.print(f"recorded run {rid}", markup=False)
     if fmt == "json":
         from ..results import to_document
 
@@ -129,7 +145,7 @@ def run(
         from .tables import results_tables
 
         console = Console(file=open(output, "w", encoding="utf-8"), width=140) if output else out
-        results_tables(console, scn, results)
+        results_tables(console, scn, results, detail)
 
 
 def _emit(text: str, output: Path | None) -> None:
@@ -153,7 +169,7 @@ def levers(
     """Each lever's and plan's shift of every forecast against the baseline."""
     from ..api import load
     from ..engine import DEFAULT_MODELS, interventions_for, run_scenario
-    from .tables import lever_effects, lever_table
+    from .tables import lever_comparison, lever_effects
 
     scn = load(scenario)
     if not scn.levers and not scn.plans:
@@ -164,7 +180,7 @@ def levers(
     if fmt == "json":
         sys.stdout.write(json.dumps(lever_effects(results), indent=2, allow_nan=False) + "\n")
     elif fmt == "table":
-        lever_table(out, scn, results)
+        lever_comparison(out, scn, results)
     else:
         raise OptionError(f"--format {fmt!r}: expected table or json")
 
@@ -280,6 +296,16 @@ def _quotes(scn):
 
     yield from walk(scn)
 
+
+def _register_command_groups() -> None:
+    from .backtest import register as register_backtest
+    from .runs import register as register_runs
+
+    register_runs(app)
+    register_backtest(app)
+
+
+_register_command_groups()
 
 if __name__ == "__main__":  # pragma: no cover
     app()
