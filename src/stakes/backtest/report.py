@@ -1,0 +1,280 @@
+"""The accuracy table, the combined forecasts, and their text/JSON forms."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from .deu3 import ACTOR_IDS
+from .metrics import score
+from .runner import BacktestRun
+from .stacking import Loss, StackResult, cross_validated_stack, grouped_folds
+
+IntervalScale = Literal["spread", "constant"]
+SPREAD_FLOOR = 10.0  # points added to the spread so agreed issues still get an interval
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    folds: int = 10
+    seed: int = 0
+    loss: Loss = "lad"
+    level: float = 0.8
+    interval: IntervalScale = "spread"
+
+
+@dataclass
+class BacktestReport:
+    run: BacktestRun
+    rows: list[dict[str, Any]]
+    stacks: list[StackResult] = field(default_factory=list)
+    settings: StackSettings | None = None
+    anchor: str | None = None
+
+
+def procedure_groups(run: BacktestRun) -> list[tuple[str, np.ndarray]]:
+    procs = Counter(i.procedure for i in run.issues)
+    out = [("all", np.ones(len(run.issues), dtype=bool))]
+    for p, _ in procs.most_common():
+        out.append((p, np.array([i.procedure == p for i in run.issues])))
+    return out
+
+
+def accuracy_rows(run: BacktestRun) -> list[dict[str, Any]]:
+    """One row per forecaster × capability × procedure (long form)."""
+    y = run.outcome
+    rows = []
+    for fc, cap in run.columns():
+        for proc, mask in procedure_groups(run):
+            s = score(run.forecasts[(fc.label, cap)], y, mask)
+            rows.append({"model": fc.label, "capability": cap, "procedure": proc,
+                         **s.as_dict()})
+    return rows
+
+
+def _spread(run: BacktestRun, anchor: np.ndarray) -> np.ndarray:
+    """Salience-weighted mean distance of the positions from the anchor forecast."""
+    pos = np.array([i.position for i in run.issues])
+    sal = np.array([np.nan_to_num(i.salience, nan=0.0) for i in run.issues])
+    w = np.where(np.isnan(pos), 0.0, sal)
+    dev = np.abs(np.nan_to_num(pos) - anchor[:, None])
+    tot = w.sum(axis=1)
+    plain = np.nanmean(np.abs(pos - anchor[:, None]), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(tot > 0, (w * dev).sum(axis=1) / np.where(tot > 0, tot, 1.0), plain)
+
+
+def influence_inputs(run: BacktestRun, anchor: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The anchor and, per actor, the anchor pulled towards the actor by its salience.
+
+    A convex combination of these is ``anchor + Σ_a w_a s_a (x_a − anchor)``: a
+    compromise whose actor weights are learned from outcomes instead of
+    assumed.  An actor without a position on an issue contributes no pull.
+    """
+    pos = np.array([i.position for i in run.issues])
+    sal = np.array([np.nan_to_num(i.salience, nan=0.0) / 100.0 for i in run.issues])
+    a = anchor[:, None]
+    pull = np.where(np.isnan(pos), a, a + sal * (pos - a))
+    return np.column_stack([anchor, pull]), ["anchor"] + [f"pull:{x}" for x in ACTOR_IDS]
+
+
+def stack_all(run: BacktestRun, settings: StackSettings) -> tuple[list[StackResult], str]:
+    """Three combinations, each scored out of fold with the same proposal-grouped folds."""
+    y = run.outcome
+    folds = grouped_folds([i.proposal for i in run.issues], settings.folds, settings.seed)
+    cols = run.columns()
+    names = [f"{fc.label}|{cap}" for fc, cap in cols]
+    F = np.column_stack([run.forecasts[(fc.label, cap)] for fc, cap in cols])
+    comp_caps = [cap for fc, cap in cols if fc.label == "compromise"]
+    anchor_name = f"compromise|{comp_caps[0]}"
+    anchor = run.forecasts[("compromise", comp_caps[0])]
+    G, gnames = influence_inputs(run, anchor)
+    gnames[0] = anchor_name
+    scale = SPREAD_FLOOR + _spread(run, anchor) if settings.interval == "spread" else None
+    alpha = 1.0 - settings.level
+    kw = dict(loss=settings.loss, alpha=alpha, scale=scale)
+    out = [
+        cross_validated_stack("models", F, names, y, folds, **kw),
+        cross_validated_stack("influence", G, gnames, y, folds, **kw),
+        cross_validated_stack("models+influence", np.column_stack([F, G[:, 1:]]),
+                              names + gnames[1:], y, folds, **kw),
+    ]
+    return out, anchor_name
+
+
+def build_report(run: BacktestRun, settings: StackSettings | None) -> BacktestReport:
+    rep = BacktestReport(run, accuracy_rows(run), settings=settings)
+    if settings is not None:
+        rep.stacks, rep.anchor = stack_all(run, settings)
+    return rep
+
+
+# --- text forms --------------------------------------------------------------------------
+
+def _f(v: float, digits: int = 2) -> str:
+    return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
+
+
+def _pct(v: float, digits: int = 0) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    return f"{100 * v:.{digits}f}%"
+
+
+def wide_rows(rep: BacktestReport) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: one row per forecaster × capability, procedures side by side."""
+    procs = [p for p, _ in procedure_groups(rep.run)]
+    header = ["model", "capability"]
+    for p in procs:
+        tag = "" if p == "all" else f" {p}"
+        header += [f"n{tag}", f"MAE{tag}", f"MedAE{tag}", f"≤10{tag}"]
+    index = {(r["model"], r["capability"], r["procedure"]): r for r in rep.rows}
+    body = []
+    for fc, cap in rep.run.columns():
+        line = [fc.label, cap]
+        for p in procs:
+            r = index[(fc.label, cap, p)]
+            line += [str(r["n"]), _f(r["mae"]), _f(r["median_ae"]), _pct(r["within10"])]
+        body.append(line)
+    return header, body
+
+
+def procedure_table(rep: BacktestReport, procedure: str) -> tuple[list[str], list[list[str]]]:
+    """Header and rows for one procedure group: one row per forecaster × capability."""
+    index = {(r["model"], r["capability"], r["procedure"]): r for r in rep.rows}
+    body = []
+    for fc, cap in rep.run.columns():
+        r = index[(fc.label, cap, procedure)]
+        body.append([fc.label, cap, str(r["n"]), _f(r["mae"]), _f(r["median_ae"]),
+                     _pct(r["within10"])])
+    return ["model", "capability", "n", "MAE", "MedAE", "≤10"], body
+
+
+def stack_rows(rep: BacktestReport) -> tuple[list[str], list[list[str]]]:
+    header = ["combination", "k", "n", "MAE", "MedAE", "≤10",
+              f"{100 * (1 - rep.stacks[0].alpha):.0f}% cover", "width"]
+    body = [[s.name, str(len(s.inputs)), str(s.score.n), _f(s.score.mae),
+             _f(s.score.median_ae), _pct(s.score.within10), _pct(s.interval.coverage, 1),
+             _f(s.interval.mean_width, 1)] for s in rep.stacks]
+    return header, body
+
+
+def top_weights(s: StackResult, k: int = 8) -> str:
+    items = sorted(s.weights.items(), key=lambda kv: -kv[1])
+    shown = ", ".join(f"{n} {w:.2f}" for n, w in items[:k])
+    return shown + (f", +{len(items) - k} more" if len(items) > k else "")
+
+
+def skipped_lines(run: BacktestRun) -> list[str]:
+    """Issues a model could not forecast, with the reason (capabilities sharing one line)."""
+    grouped: dict[tuple[str, str, int], list[str]] = {}
+    for fc, cap in run.columns():
+        for reason, n in run.reasons[(fc.label, cap)].items():
+            if n:
+                grouped.setdefault((fc.label, reason, n), []).append(cap)
+    lines = []
+    for (label, reason, n), caps in grouped.items():
+        where = "" if caps == ["-"] else f" ({', '.join(caps)})"
+        lines.append(f"{label}{where}: {n} issues without a forecast: {reason}")
+    return lines
+
+
+def summary_lines(rep: BacktestReport) -> list[str]:
+    run = rep.run
+    procs = Counter(i.procedure for i in run.issues)
+    props = len({i.proposal for i in run.issues})
+    by_proc = ", ".join(f"{p} {n}" for p, n in procs.most_common())
+    lines = [
+        f"DEU III backtest: {run.data.path}",
+        f"{len(run.issues)} issues with an outcome ({by_proc}) in {props} proposals; "
+        f"{sum(i.has_reference for i in run.issues)} with a reference point",
+        f"Commission and Parliament capability: {run.institutions}",
+    ]
+    lines += list(run.data.notes)
+    return lines
+
+
+def to_markdown(rep: BacktestReport) -> str:
+    def table(header: list[str], body: list[list[str]]) -> list[str]:
+        align = ["---" if k < 2 else "---:" for k in range(len(header))]
+        return ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"] + \
+            ["| " + " | ".join(r) + " |" for r in body]
+
+    out = [f"{ln}  " for ln in summary_lines(rep)] + [""]
+    out += table(*wide_rows(rep))
+    skipped = skipped_lines(rep.run)
+    if skipped:
+        out += [""] + [f"- {s}" for s in skipped]
+    if rep.stacks:
+        st = rep.settings
+        out += ["", f"Combined forecasts, out of fold ({st.folds} folds grouped by proposal, "
+                f"seed {st.seed}, {st.loss} fit, {st.interval} conformal intervals):", ""]
+        out += table(*stack_rows(rep))
+        out += [""] + [f"- {s.name} (weights on all {s.weights_n} issues): {top_weights(s)}"
+                       for s in rep.stacks]
+    return "\n".join(out) + "\n"
+
+
+def to_json(rep: BacktestReport) -> dict[str, Any]:
+    from .. import __version__
+
+    run = rep.run
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and math.isnan(v):
+            return None
+        return v
+
+    doc: dict[str, Any] = {
+        "stakes_version": __version__,
+        "data": {"path": run.data.path, "issues": len(run.data.issues),
+                 "scored": len(run.issues),
+                 "proposals": len({i.proposal for i in run.issues}),
+                 "notes": list(run.data.notes)},
+        "capabilities": list(run.capabilities),
+        "institutions": run.institutions,
+        "models": [{"label": f.label, "model": f.model, "options": f.option_dict}
+                   for f in run.forecasters],
+        "rows": [{k: clean(v) for k, v in r.items()} for r in rep.rows],
+        "skipped": [{"model": fc.label, "capability": cap, "reason": reason, "issues": n}
+                    for fc, cap in run.columns()
+                    for reason, n in run.reasons[(fc.label, cap)].items()],
+        "seconds": {"wall": run.wall_seconds,
+                    "cpu": {f"{k[0]}|{k[1]}": v for k, v in run.seconds.items()}},
+    }
+    if rep.stacks:
+        st = rep.settings
+        doc["stacking"] = {
+            "folds": st.folds, "seed": st.seed, "loss": st.loss, "level": st.level,
+            "interval": st.interval, "anchor": rep.anchor,
+            "results": [{
+                "name": s.name, "inputs": list(s.inputs),
+                **{k: clean(v) for k, v in s.score.as_dict().items()},
+                "coverage": clean(s.interval.coverage), "mean_width": clean(s.interval.mean_width),
+                "weights": s.weights, "weights_fitted_on": s.weights_n,
+            } for s in rep.stacks],
+        }
+    return doc
+
+
+def forecasts_table(rep: BacktestReport) -> list[dict[str, Any]]:
+    """Per issue: outcome, every forecast, and each combination's forecast and interval."""
+    run = rep.run
+    out = []
+    for k, iss in enumerate(run.issues):
+        row: dict[str, Any] = {"issue": iss.issue_id, "proposal": iss.proposal,
+                               "procedure": iss.procedure, "rule": iss.rule,
+                               "reference": iss.reference, "outcome": iss.outcome}
+        for fc, cap in run.columns():
+            row[f"{fc.label}|{cap}"] = run.forecasts[(fc.label, cap)][k]
+        for s in rep.stacks:
+            row[s.name] = s.forecast[k]
+            row[f"{s.name} lo"] = s.lo[k]
+            row[f"{s.name} hi"] = s.hi[k]
+            row[f"{s.name} fold"] = int(s.folds[k])
+        out.append(row)
+    return out
