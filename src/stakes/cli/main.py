@@ -300,12 +300,15 @@ def _quotes(scn):
 def _register_command_groups() -> None:
     from .backtest import register as register_backtest
     from .runs import register as register_runs
+    from .serve import register as register_serve
 
     register_runs(app)
     register_backtest(app)
+    register_serve(app)
 
 
 _register_command_groups()
 
 if __name__ == "__main__":  # pragma: no cover
     app()
+from .analysis import register as _register_analysis; _register_analysis(app)

@@ -1,0 +1,276 @@
+"""The web app and its JSON API, through FastAPI's TestClient."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the web app needs the 'web' extra (fastapi)")
+pytest.importorskip("httpx", reason="the web tests need httpx")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from stakes.api import DEFAULT_SCENARIO  # noqa: E402
+from stakes.web.app import create_app  # noqa: E402
+
+XSS = "<script>alert(1)</script>"
+
+
+@pytest.fixture
+def app(tmp_path):
+    return create_app(store=tmp_path / "runs.duckdb", scenario_dir=tmp_path / "scenarios",
+                      max_upload=64 * 1024)
+
+
+@pytest.fixture
+def client(app):
+    with TestClient(app) as c:
+        yield c
+
+
+def open_ws(client, name="ec-emissions") -> str:
+    r = client.post(f"/open/packaged/{name}", follow_redirects=False)
+    assert r.status_code == 303
+    return r.headers["location"]
+
+
+def test_library_lists_packaged_scenarios(client):
+    r = client.get("/")
+    assert r.status_code == 200
+    assert DEFAULT_SCENARIO in r.text and "ec-emissions" in r.text
+    names = [s["name"] for s in client.get("/api/scenarios").json()]
+    assert names[0] == DEFAULT_SCENARIO
+
+
+def test_openapi_schema_lists_the_api(client):
+    spec = client.get("/api/openapi.json").json()
+    for path in ("/api/run", "/api/scenarios", "/api/runs/{rid}", "/api/validate"):
+        assert path in spec["paths"]
+    assert "RunRequest" in spec["components"]["schemas"]
+
+
+def test_api_run_follows_the_cli_contract(client):
+    from stakes import run
+    from stakes.api import load
+    from stakes.results import to_document
+
+    body = {"scenario": "ec-emissions", "models": ["compromise", "median"]}
+    doc = client.post("/api/run", json=body).json()
+    assert set(doc) == {"stakes_version", "scenario", "results", "run_id"}
+    scn = load("ec-emissions")
+    ref = to_document(scn, run(scn, models=["compromise", "median"]))
+    assert [r["forecast"] for r in doc["results"]] == [r["forecast"] for r in ref["results"]]
+    got = client.get(f"/api/runs/{doc['run_id']}").json()
+    assert got["document"]["results"] == doc["results"]
+    assert any(r["id"] == doc["run_id"] for r in client.get("/api/runs").json())
+
+
+def test_api_run_with_lever_and_compare(client):
+    scn = client.get(f"/api/scenarios/{DEFAULT_SCENARIO}").json()
+    lever = scn["levers"][0]["id"]
+    a = client.post("/api/run", json={"models": ["median"]}).json()
+    b = client.post("/api/run", json={"models": ["median"], "levers": [lever]}).json()
+    assert {r["lever"] for r in b["results"]} == {None, lever}
+    cmp = client.get(f"/api/runs/{a['run_id']}/compare/{b['run_id']}").json()
+    assert cmp["same_scenario"] is True
+    assert any(d["field"] == "interventions" for d in cmp["inputs"])
+
+
+def test_api_errors_are_messages(client):
+    r = client.post("/api/run", json={"scenario": "ec-emissions", "models": ["nope"]})
+    assert r.status_code == 400 and "unknown model" in r.json()["error"]
+    r = client.post("/api/run", json={"scenario": "ec-emissions", "levers": ["nope"]})
+    assert r.status_code == 400 and "unknown lever" in r.json()["error"]
+    r = client.post("/api/validate", json={"yaml": "metadata:\n  name: x\nactors: [\n"})
+    body = r.json()
+    assert body["ok"] is False and body["problems"][0]["line"] is not None
+    assert "Traceback" not in r.text
+
+
+def test_web_run_edit_and_rerun(client):
+    ws = open_ws(client, DEFAULT_SCENARIO)
+    r = client.post(f"{ws}/run", data={"model": ["compromise", "median"],
+                                       "lever": ["condition_aid"]},
+                    headers={"HX-Request": "true"})
+    assert r.status_code == 200
+    assert 'id="forecast-table"' in r.text and "data-figure=" in r.text
+    assert "<th>Lever: " in r.text  # the lever's column beside the baseline's
+    first = re.search(r'id="run-(\w+)"', r.text).group(1)
+    # change a salience: entry 0, then re-run
+    page = client.get(f"{ws}/edit").text
+    name = re.search(r'name="(entries\[\d+\]\.salience)"', page).group(1)
+    r = client.post(f"{ws}/edit", data={name: "0.05", "issue": ""})
+    assert r.status_code == 200 and 'id="saved"' in r.text
+    r = client.post(f"{ws}/run", data={"model": ["compromise"]}, headers={"HX-Request": "true"})
+    second = re.search(r'id="run-(\w+)"', r.text).group(1)
+    cmp = client.get("/runs/compare", params={"a": first, "b": second})
+    assert cmp.status_code == 200 and "salience" in cmp.text
+
+
+def test_edit_errors_are_shown_next_to_the_field(client):
+    ws = open_ws(client)
+    page = client.get(f"{ws}/edit").text
+    name = re.search(r'name="(entries\[\d+\]\.salience)"', page).group(1)
+    r = client.post(f"{ws}/edit", data={name: "7"})
+    assert r.status_code == 422
+    # the message sits right after the offending input
+    m = re.search(re.escape(f'name="{name}"') + r'[^>]*class="invalid">\s*<div class="field-error"'
+                  r'[^>]*>([^<]*)<', r.text)
+    assert m and "outside [0, 1]" in m.group(1)
+    r = client.post(f"{ws}/edit", data={name: "abc"})
+    assert r.status_code == 422 and "expected a number" in r.text
+
+
+def test_downloads(client):
+    ws = open_ws(client)
+    r = client.post(f"{ws}/run", data={"model": ["compromise"]}, headers={"HX-Request": "true"})
+    rid = re.search(r'id="run-(\w+)"', r.text).group(1)
+    doc = client.get(f"/runs/{rid}/run.json").json()
+    assert doc["results"][0]["model"] == "compromise"
+    csv = client.get(f"/runs/{rid}/history.csv")
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.splitlines()[0].startswith("run_id,model,intervention,issue,round")
+    rep = client.get(f"/runs/{rid}/report.html")
+    assert rep.status_code == 200 and "<!DOCTYPE html>" in rep.text
+    assert "attachment" in rep.headers["content-disposition"]
+    assert "\nstakes: 1\n" in client.get(f"{ws}/scenario.yaml").text
+    assert client.get("/runs").status_code == 200
+
+
+def test_malformed_upload_shows_error_by_its_line(client):
+    bad = b"stakes: 1\nmetadata:\n  name: bad\nactors:\n  - id: a\n    name: A\n    capability: lots\n"
+    r = client.post("/upload", files={"file": ("bad.yaml", bad, "application/yaml")})
+    assert r.status_code == 400
+    rows = re.findall(r'<tr class="msg" data-line="(\d+)">', r.text)
+    assert "7" in rows  # capability: lots
+    assert "Traceback" not in r.text
+
+
+def test_upload_of_a_peer_format_loads(client, tmp_path):
+    from stakes.api import load
+    from stakes.scenario.yaml_io import dumps_scenario
+
+    text = dumps_scenario(load("ec-emissions")).encode()
+    r = client.post("/upload", files={"file": ("my ec.yaml", text)}, follow_redirects=False)
+    assert r.status_code == 303
+    assert any(s["kind"] == "user" for s in client.get("/api/scenarios").json())
+
+
+def test_upload_size_limit(client):
+    big = b"#" * (70 * 1024)
+    r = client.post("/upload", files={"file": ("big.yaml", big)})
+    assert r.status_code == 413 and "too large" in r.text
+
+
+@pytest.mark.parametrize("path", [
+    "/open/packaged/..%2F..%2Fetc%2Fpasswd", "/open/user/..", "/open/../../etc/passwd",
+    "/api/scenarios/..%2F..%2Fetc%2Fpasswd", "/api/scenarios/%2Fetc%2Fpasswd",
+    "/runs/..%2F..%2Fetc", "/runs/abc%25/run.json", "/api/runs/..", "/w/../../etc/passwd",
+    "/w/0123456789abcdef0123456789abcdef", "/static/..%2F..%2Fapp.py",
+])
+def test_no_path_traversal(client, path):
+    r = client.post(path) if path.startswith("/open") else client.get(path)
+    assert r.status_code in (404, 405)
+    assert "root:" not in r.text and "Traceback" not in r.text and "def create_app" not in r.text
+
+
+def test_user_strings_are_escaped(client):
+    from stakes.api import load
+    from stakes.scenario.yaml_io import dumps_scenario
+
+    scn = load("ec-emissions")
+    actors = list(scn.actors)
+    actors[0] = actors[0].model_copy(update={"name": XSS})
+    scn = scn.model_copy(update={"actors": actors,
+                                 "metadata": scn.metadata.model_copy(update={"name": XSS})})
+    r = client.post("/upload", files={"file": ("x.yaml", dumps_scenario(scn).encode())},
+                    follow_redirects=False)
+    ws = r.headers["location"]
+    for url in (ws, f"{ws}/edit", f"{ws}/source"):
+        text = client.get(url).text
+        assert XSS not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    r = client.post(f"{ws}/run", data={"model": ["compromise"]}, headers={"HX-Request": "true"})
+    assert XSS not in r.text
+    rid = re.search(r'id="run-(\w+)"', r.text).group(1)
+    assert XSS not in client.get(f"/runs/{rid}").text
+    assert XSS not in client.get("/runs").text
+    # a malformed upload echoes its text escaped
+    r = client.post("/upload", files={"file": ("e.yaml", f"metadata: [{XSS}\n".encode())})
+    assert XSS not in r.text
+
+
+def test_errors_never_leak_tracebacks(app, monkeypatch):
+    import stakes.web.app as web
+
+    def boom(*a, **k):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(web, "_packaged", boom)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        for path in ("/", "/api/scenarios"):
+            r = c.get(path)
+            assert r.status_code == 500
+            assert "secret internals" not in r.text and "Traceback" not in r.text
+
+
+def test_cross_site_posts_are_refused(client):
+    r = client.post("/api/run", json={"models": ["median"]},
+                    headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403
+
+
+def test_short_load_has_no_errors(app):
+    """20 concurrent clients for 3 s over the ASGI app: zero errors."""
+    import httpx
+
+    async def main() -> tuple[int, int]:
+        transport = httpx.ASGITransport(app=app)
+        ok = errors = 0
+        stop = time.perf_counter() + 3.0
+        paths = ["/", "/api/scenarios", "/api/health", "/runs"]
+
+        async def worker(k: int) -> None:
+            nonlocal ok, errors
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+                i = k
+                while time.perf_counter() < stop:
+                    r = await c.get(paths[i % len(paths)])
+                    i += 1
+                    if r.status_code == 200:
+                        ok += 1
+                    else:
+                        errors += 1
+
+        await asyncio.gather(*(worker(k) for k in range(20)))
+        return ok, errors
+
+    # a thread of its own: a browser test's event loop may be running in this one
+    out: list[tuple[int, int]] = []
+    th = threading.Thread(target=lambda: out.append(asyncio.run(main())))
+    th.start()
+    th.join(60)
+    ok, errors = out[0]
+    assert errors == 0 and ok > 20
+
+
+def test_serve_binds_to_loopback_by_default(monkeypatch, tmp_path):
+    import typer
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from stakes.cli.serve import register
+
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw, app=app))
+    cli = typer.Typer()
+    cli.command("noop")(lambda: None)
+    register(cli)
+    r = CliRunner().invoke(cli, ["serve", "--store", str(tmp_path / "r.duckdb")])
+    assert r.exit_code == 0, r.output
+    assert seen["host"] == "127.0.0.1" and seen["port"] == 8000
+    r = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--port", "9000"])
+    assert seen["host"] == "0.0.0.0" and "warning" in r.output
