@@ -17,6 +17,7 @@ probabilities.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -144,11 +145,21 @@ class SMPOptions(ModelOptions):
         "on the internal [0,1] scale (4 = 0.01 on 0-100); null = no rounding (source: KTAB "
         "round4 in interpBrgnSnPm; MODELS.md 3.4 step 4).",
     )
-    missing_positions: Literal["error", "drop_actor"] = Field(
+    missing_positions: Literal["error", "drop_actor", "indifferent"] = Field(
         "error",
-        description="An actor without a position on some issue: refuse the run ('error'), or "
-        "leave that actor out of SMP and say so in info['dropped_actors'] ('drop_actor') "
-        "(source: stakes; KTAB requires every position).",
+        description="An actor without a position on some issue: refuse the run ('error'), "
+        "leave that actor out of SMP and say so in info['dropped_actors'] ('drop_actor'), or "
+        "keep it as indifferent there: salience 0 at the issue's status quo (its midpoint "
+        "where none is given), listed in info['indifferent'] ('indifferent') (source: stakes; "
+        "KTAB requires every position).",
+    )
+    salience_normalization: Literal["error", "per_actor"] = Field(
+        "error",
+        description="An actor whose saliences sum to more than 1 over the issues: refuse the "
+        "run ('error', KTAB's bound S_i <= 1), or divide that actor's saliences by their sum "
+        "('per_actor': its priorities across issues are kept, its total becomes 1; listed in "
+        "info['salience_normalized']) (source: stakes; KTAB 1.4 requires S_i <= 1, "
+        "MODELS.md 3.1).",
     )
     capability_across_issues: Literal["equal", "mean", "salience_weighted"] = Field(
         "equal",
@@ -207,28 +218,39 @@ class SMP(Model):
             raise ModelError(f"smp: issue scale must have hi > lo (issues: {', '.join(bad)})")
 
         dropped: list[str] = []
-        cur, keep = _usable(problem, opts, dropped)
-        x0, sal, cap, aff = _arrays(cur, keep, lo, span, opts)
+        filled: dict[str, set[str]] = {}
+        normalized: list[str] = []
+        cur, keep, gaps = _usable(problem, opts, dropped, filled)
+        x0, sal, cap, aff = _arrays(cur, keep, lo, span, opts, normalized)
         ids: list[tuple[str, ...]] = [tuple(cur.actor_ids[i] for i in keep)]
         cur = _restrict(cur, keep)
         start = cur
         lever_rounds = [r for r in schedule.rounds() if r < opts.max_turns] if schedule else []
-        state = {"problem": cur}
+        state = {"problem": cur, "gaps": gaps[keep]}
 
         def hook(r: int, x: np.ndarray, ideal: np.ndarray):
             if r not in lever_rounds:
                 ids.append(ids[-1])
                 return None
             before = state["problem"]
-            applied = schedule.apply(r, before.with_positions(lo + x * span))
+            # Indifferent cells go to the levers as the gaps they are (levers skip them) and
+            # come back holding the actor's current coordinate, not a fresh default.
+            now = lo + x * span
+            held = {a: (state["gaps"][i], now[i]) for i, a in enumerate(before.actor_ids)}
+            g = state["gaps"]
+            applied = schedule.apply(r, replace(
+                before, position=np.where(g, np.nan, now),
+                salience=np.where(g, np.nan, before.salience),
+                capability=np.where(g, np.nan, before.capability)))
             if tuple(applied.issue_ids) != tuple(before.issue_ids):
                 raise ModelError(
                     f"smp: a lever changed the issues ({', '.join(before.issue_ids)} -> "
                     f"{', '.join(applied.issue_ids)}); SMP keeps one set of issues"
                 )
-            nxt, kk = _usable(applied, opts, dropped)
-            x_new, sal_n, cap_n, aff_n = _arrays(nxt, kk, lo, span, opts)
+            nxt, kk, gaps_n = _usable(applied, opts, dropped, filled, held)
+            x_new, sal_n, cap_n, aff_n = _arrays(nxt, kk, lo, span, opts, normalized)
             nxt = _restrict(nxt, kk)
+            state["gaps"] = gaps_n[kk]
             # Ideals follow actors by id; a lever that moves an actor moves its ideal too.
             old = {a: i for i, a in enumerate(before.actor_ids)}
             ideal_new = x_new.copy()
@@ -285,6 +307,11 @@ class SMP(Model):
         }
         if dropped:
             info["dropped_actors"] = sorted(set(dropped))
+        if filled:
+            info["indifferent"] = {a: sorted(v, key=problem.issue_ids.index)
+                                   for a, v in sorted(filled.items())}
+        if normalized:
+            info["salience_normalized"] = sorted(set(normalized))
         return ModelRun(
             model=self.name,
             issue_ids=tuple(problem.issue_ids),
@@ -321,33 +348,70 @@ class SMP(Model):
         )
 
 
-def _usable(problem: Problem, opts: SMPOptions, dropped: list[str]) -> tuple[Problem, list[int]]:
-    """Indices of the actors SMP can use; refuses or drops those with missing positions."""
+def _usable(
+    problem: Problem,
+    opts: SMPOptions,
+    dropped: list[str],
+    filled: dict[str, set[str]],
+    held: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> tuple[Problem, list[int], np.ndarray]:
+    """The actors SMP can use, and the (n, D) mask of cells filled as indifferent.
+
+    Refuses, drops or fills (``missing_positions``) actors with missing positions.
+    ``held`` maps an actor id to its earlier mask and current positions: a cell that was
+    filled before keeps the actor's current coordinate there.
+    """
     pos = np.asarray(problem.position, dtype=float)
     missing = ~np.isfinite(pos)
     keep = []
     for i, aid in enumerate(problem.actor_ids):
-        if missing[i].any():
+        if missing[i].any() and opts.missing_positions != "indifferent":
             gaps = [problem.issue_ids[d] for d in np.flatnonzero(missing[i])]
             if opts.missing_positions == "error":
                 raise ModelError(
                     f"smp: actor {aid!r} has no position on {', '.join(gaps)}; SMP needs every "
                     "actor on every issue (option missing_positions='drop_actor' leaves such "
-                    "actors out)"
+                    "actors out, 'indifferent' gives them salience 0 there)"
                 )
             dropped.append(aid)
             continue
         keep.append(i)
     if not keep:
         raise ModelError("smp: no actor has a position on every issue")
-    return problem, keep
+    if not missing.any() or opts.missing_positions != "indifferent":
+        return problem, keep, missing
+    if np.all(missing, axis=1).any():
+        aid = problem.actor_ids[int(np.flatnonzero(np.all(missing, axis=1))[0])]
+        raise ModelError(f"smp: actor {aid!r} has no position on any issue")
+    lo = np.asarray(problem.lo, dtype=float)
+    hi = np.asarray(problem.hi, dtype=float)
+    sq = np.asarray(problem.status_quo, dtype=float)
+    # An actor that takes no part is taken to leave the issue where it stands.
+    default = np.where(np.isfinite(sq), np.clip(sq, lo, hi), (lo + hi) / 2)
+    position = np.where(missing, default, pos)
+    for i, aid in enumerate(problem.actor_ids):
+        if aid in (held or {}):
+            was, now = held[aid]  # type: ignore[index]
+            same = missing[i] & was
+            position[i, same] = now[same]
+        if missing[i].any():
+            filled.setdefault(aid, set()).update(
+                problem.issue_ids[d] for d in np.flatnonzero(missing[i]))
+    capm = np.asarray(problem.capability, dtype=float)
+    # Salience 0 makes the cell's capability irrelevant to 'salience_weighted'; the mean of
+    # the actor's own capabilities keeps 'equal' and 'mean' as they are without the gaps.
+    own = np.nanmean(np.where(missing, np.nan, capm), axis=1, keepdims=True)
+    return replace(
+        problem,
+        position=position,
+        salience=np.where(missing, 0.0, np.asarray(problem.salience, dtype=float)),
+        capability=np.where(missing, own, capm),
+    ), keep, missing
 
 
 def _restrict(problem: Problem, keep: list[int]) -> Problem:
     if len(keep) == problem.n:
         return problem
-    from dataclasses import replace
-
     aff = problem.affinity
     return replace(
         problem,
@@ -360,8 +424,13 @@ def _restrict(problem: Problem, keep: list[int]) -> Problem:
 
 
 def _arrays(problem: Problem, keep: list[int], lo: np.ndarray, span: np.ndarray,
-            opts: SMPOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """Validated internal arrays: positions on [0, 1], saliences, capabilities, affinity."""
+            opts: SMPOptions, normalized: list[str]
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Validated internal arrays: positions on [0, 1], saliences, capabilities, affinity.
+
+    Under ``salience_normalization='per_actor'`` an actor's saliences summing to more
+    than 1 are divided by their sum (its id is added to ``normalized``).
+    """
     ids = [problem.actor_ids[i] for i in keep]
     pos = np.asarray(problem.position, dtype=float)[keep]
     sal = np.asarray(problem.salience, dtype=float)[keep]
@@ -382,10 +451,14 @@ def _arrays(problem: Problem, keep: list[int], lo: np.ndarray, span: np.ndarray,
             raise ModelError(f"smp: actor {aid!r} has a salience outside [0, 1]: {s.tolist()}")
         total = float(s.sum())
         if total > 1 + tol:
-            raise ModelError(
-                f"smp: saliences of actor {aid!r} sum to {total:g} over the issues; SMP needs a "
-                "sum <= 1 (100 on KTAB's 0-100 scale)"
-            )
+            if opts.salience_normalization == "error":
+                raise ModelError(
+                    f"smp: saliences of actor {aid!r} sum to {total:g} over the issues; SMP "
+                    "needs a sum <= 1 (100 on KTAB's 0-100 scale; option "
+                    "salience_normalization='per_actor' divides them by their sum)"
+                )
+            sal[i] = s / total
+            normalized.append(aid)
         if total <= 0:
             raise ModelError(
                 f"smp: actor {aid!r} has zero salience on every issue (it would be indifferent "
