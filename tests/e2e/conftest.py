@@ -18,7 +18,9 @@ import pytest
 CHROMIUM = os.environ.get("STAKES_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
+# Screenshots for the docs are refreshed only on request (STAKES_SCREENSHOTS=docs/img),
+# so that a test run never rewrites tracked files.
+SHOTS_ENV = "STAKES_SCREENSHOTS"
 
 
 def _free_port() -> int:
@@ -74,11 +76,17 @@ def page(browser, server):
 
 
 @pytest.fixture
-def shot():
-    """Takes a screenshot of the page for the docs (docs/img/web-NAME.png), kept small."""
+def shot(tmp_path):
+    """Screenshots the page: into $STAKES_SCREENSHOTS (e.g. docs/img) when set, else a tmp dir.
+
+    Taking it also checks that the page renders to an image.
+    """
+    target = Path(os.environ.get(SHOTS_ENV) or tmp_path)
 
     def take(page, name: str) -> None:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"web-{name}.png"), full_page=False)
+        target.mkdir(parents=True, exist_ok=True)
+        path = target / f"web-{name}.png"
+        page.screenshot(path=str(path), full_page=False)
+        assert path.stat().st_size > 0
 
     return take

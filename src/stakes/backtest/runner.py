@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Sequence
@@ -239,7 +240,11 @@ def run_backtest(
         _init_worker(data)
         results = [_run_task(t) for t in tasks]
     else:
-        with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(data,)) as pool:
+        # forkserver, not fork: forking a process in which JAX (multithreaded) was
+        # imported can deadlock the child.
+        ctx = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(data,)) as pool:
             results = list(pool.map(_run_task, tasks))
     run.wall_seconds = time.perf_counter() - t0
     index = {i.issue_id: k for k, i in enumerate(run.issues)}

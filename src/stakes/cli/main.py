@@ -300,8 +300,10 @@ def _quotes(scn):
 def _register_command_groups() -> None:
     from .backtest import register as register_backtest
     from .runs import register as register_runs
+    from .analysis import register as register_analysis
     from .serve import register as register_serve
 
+    register_analysis(app)
     register_runs(app)
     register_backtest(app)
     register_serve(app)
@@ -311,4 +313,3 @@ _register_command_groups()
 
 if __name__ == "__main__":  # pragma: no cover
     app()
-from .analysis import register as _register_analysis; _register_analysis(app)

@@ -286,6 +286,33 @@ class Plan(_Strict):
     steps: list[PlanStep] = Field(min_length=1)
 
 
+# --- uncertainty -----------------------------------------------------------
+
+
+class Uncertainty(_Strict):
+    """Scenario-wide noise for ensembles (``stakes sweep``, ``sensitivity``, ``stability``).
+
+    It applies to every position, salience and capability that gives no
+    ``sd`` or ``range`` of its own; a value's own ``sd`` (normal) or ``range``
+    (uniform; with ``sd`` too, a normal cut to the range) always wins.  Set
+    a field to 0 to hold that kind of input fixed.
+    """
+
+    position_sd: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = Field(
+        0.05, description="Standard deviation of positions, as a fraction of the issue's "
+        "scale width.")
+    salience_sd: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = Field(
+        0.1, description="Standard deviation of saliences (absolute, on [0, 1]).")
+    capability_sd: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = Field(
+        0.1, description="Standard deviation of capabilities, relative to the value.")
+    distribution: Literal["normal", "uniform"] = Field(
+        "normal", description="Shape of the scenario-wide noise; 'uniform' has the same "
+        "standard deviation (half-width sd·√3).")
+    bounds: Literal["truncate", "clip"] = Field(
+        "truncate", description="Keep draws in the valid range (scale, [0, 1], >= 0) by "
+        "truncating the distribution, or by clipping draws to the bounds.")
+
+
 # --- the scenario ----------------------------------------------------------
 
 
@@ -302,6 +329,9 @@ class Scenario(_Strict):
         default_factory=dict,
         description="Default model options carried by the scenario, by model name.",
     )
+    uncertainty: Uncertainty | None = Field(
+        None, description="Scenario-wide noise for ensembles; the defaults of Uncertainty "
+        "apply when it is omitted.")
 
     # convenience look-ups -------------------------------------------------
     def actor(self, actor_id: str) -> Actor:

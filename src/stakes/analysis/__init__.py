@@ -1,0 +1,1 @@
+"""Ensembles: uncertainty, lever effects, sensitivity and stability of every forecast."""

@@ -1,0 +1,503 @@
+"""``stakes sweep``, ``stakes sensitivity`` and ``stakes stability``: ensembles of runs.
+
+The progress bar goes to standard error (and only to a terminal), so
+``--format json`` on standard output stays clean.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+BACKEND_HELP = "Array backend: auto (JAX when installed), numpy or jax."
+
+
+def _errors(fn: Callable) -> Callable:
+    """The CLI's error reporting (imported late: main.py registers us at its end)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .main import reports_errors
+
+        return reports_errors(fn)(*args, **kwargs)
+
+    return wrapper
+
+
+def _consoles() -> tuple[Console, Console]:
+    from .main import err, out
+
+    return out, err
+
+
+@contextmanager
+def _progress(label: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on standard error; a no-op when it is not a terminal."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    _, err = _consoles()
+    if not enabled or not err.is_terminal:
+        yield lambda done, total: None
+        return
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("runs"), TimeElapsedColumn(), TextColumn("eta"),
+                  TimeRemainingColumn(), console=err, transient=False) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+@contextmanager
+def _table_console(output: Path | None) -> Iterator[Console]:
+    """Standard output, or a wide console whose text is written to ``output`` at the end."""
+    if output is None:
+        yield _consoles()[0]
+        return
+    import io
+
+    buf = io.StringIO()
+    yield Console(file=buf, width=160, force_terminal=False, color_system=None)
+    _emit(buf.getvalue().rstrip("\n"), output)
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text + "\n")
+    else:
+        from ..scenario.yaml_io import write_atomic
+
+        write_atomic(output, text + "\n")
+
+
+def _models(model: list[str] | None) -> list[str]:
+    from ..engine import DEFAULT_MODELS
+    from ..models import model_names
+
+    models = list(model or DEFAULT_MODELS)
+    return model_names() if "all" in models else models
+
+
+def _settings(scn, position_sd, salience_sd, capability_sd, distribution, bounds):
+    from ..analysis.uncertainty import settings_of
+
+    return settings_of(scn, position_sd=position_sd, salience_sd=salience_sd,
+                       capability_sd=capability_sd, distribution=distribution, bounds=bounds)
+
+
+def _thresholds(items: list[str] | None) -> dict[str | None, list[float]]:
+    from ..errors import OptionError
+
+    out: dict[str | None, list[float]] = {}
+    for item in items or []:
+        issue, eq, raw = item.rpartition("=")
+        try:
+            value = float(raw)
+        except ValueError:
+            raise OptionError(f"--threshold {item!r}: expected VALUE or ISSUE=VALUE") from None
+        out.setdefault(issue.strip() if eq else None, []).append(value)
+    return out
+
+
+def _quantiles(text: str) -> list[float]:
+    from ..errors import OptionError
+
+    try:
+        qs = [float(q) for q in text.split(",") if q.strip()]
+    except ValueError:
+        raise OptionError(f"--quantiles {text!r}: expected numbers like 0.05,0.5,0.95") from None
+    if not qs:
+        raise OptionError("--quantiles: give at least one quantile")
+    return qs
+
+
+def _fmt(v: Any, signed: bool = False) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    return f"{v:+.2f}" if signed else f"{v:.2f}"
+
+
+def _uncertainty_options():
+    return {
+        "position_sd": typer.Option(None, "--position-sd", min=0.0, max=1.0,
+                                    help="Spread of positions without their own sd/range, as a "
+                                         "fraction of the scale width (default 0.05)."),
+        "salience_sd": typer.Option(None, "--salience-sd", min=0.0, max=1.0,
+                                    help="Spread of saliences without their own (default 0.1)."),
+        "capability_sd": typer.Option(None, "--capability-sd", min=0.0, max=10.0,
+                                      help="Relative spread of capabilities (default 0.1)."),
+        "distribution": typer.Option(None, "--distribution",
+                                     help="normal or uniform (scenario-wide noise)."),
+        "bounds": typer.Option(None, "--bounds", help="truncate or clip at the valid range."),
+    }
+
+
+_U = _uncertainty_options()
+
+
+# --------------------------------------------------------------------------
+# sweep
+
+
+@_errors
+def sweep(
+    scenario: Optional[str] = typer.Argument(
+        None, help="Scenario file or packaged name; default: the embedded default scenario."),
+    runs: int = typer.Option(1000, "--runs", "-n", min=1, max=100_000_000,
+                             help="Members of the ensemble (input draws)."),
+    backend: str = typer.Option("auto", "--backend", help=BACKEND_HELP),
+    seed: int = typer.Option(0, "--seed", help="Member m draws from (seed, m)."),
+    model: Optional[list[str]] = typer.Option(
+        None, "--model", "-m", help="Model (repeatable; 'all'). Default: eum, compromise, median."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="MODEL.OPTION=VALUE."),
+    rounds: Optional[int] = typer.Option(None, "--rounds", min=1, max=100_000,
+                                         help="Round limit of the iterative models."),
+    lever: Optional[list[str]] = typer.Option(None, "--lever", help="Lever (repeatable)."),
+    plan: Optional[list[str]] = typer.Option(None, "--plan", help="Plan (repeatable)."),
+    no_levers: bool = typer.Option(False, "--no-levers", help="Baseline only."),
+    threshold: Optional[list[str]] = typer.Option(
+        None, "--threshold", help="Report P(forecast > VALUE), on every issue (VALUE) or one "
+        "(ISSUE=VALUE); repeatable."),
+    quantiles: str = typer.Option("0.05,0.25,0.5,0.75,0.95", "--quantiles",
+                                  help="Quantiles to report (comma-separated)."),
+    interval: float = typer.Option(0.9, "--interval", help="Central interval (0.9 = 5%–95%)."),
+    position_sd: Optional[float] = _U["position_sd"],
+    salience_sd: Optional[float] = _U["salience_sd"],
+    capability_sd: Optional[float] = _U["capability_sd"],
+    distribution: Optional[str] = _U["distribution"],
+    bounds: Optional[str] = _U["bounds"],
+    chunk_size: Optional[int] = typer.Option(None, "--chunk-size", min=1,
+                                             help="Members per chunk (default: from --memory)."),
+    memory: float = typer.Option(2.0, "--memory", help="Memory budget of a chunk, GiB."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file."),
+    save: bool = typer.Option(False, "--save", help="Record the sweep in the run store."),
+    store: Optional[Path] = typer.Option(None, "--store", metavar="PATH",
+                                         help="Run store to record in (implies --save)."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+) -> None:
+    """Forecast distributions of every issue, model, lever and plan, and lever effects.
+
+    Draws --runs members from the scenario's uncertainty (each value's sd or
+    range, else the scenario-wide noise), runs every model under the
+    baseline and each lever and plan on the same draws, and reports
+    quantiles, P(forecast > threshold) and each lever's effect (paired
+    differences) with an interval.
+    """
+    from ..analysis.sweep import run_sweep, summarize
+    from ..api import load
+    from ..engine import interventions_for
+    from ..errors import OptionError
+    from .main import parse_sets
+
+    if fmt not in ("table", "json"):
+        raise OptionError(f"--format {fmt!r}: expected table or json")
+    models = _models(model)
+    scn = load(scenario)
+    options = parse_sets(set_, models)
+    if no_levers:
+        ivs = interventions_for(scn)
+    elif lever or plan:
+        ivs = interventions_for(scn, lever, plan)
+    else:
+        ivs = interventions_for(scn, "all", "all")
+    settings = _settings(scn, position_sd, salience_sd, capability_sd, distribution, bounds)
+    qs = _quantiles(quantiles)
+    thr = _thresholds(threshold)
+    explicit = model is not None and "all" not in (model or [])
+
+    recorder = None
+    if save or store is not None:
+        recorder = _Recorder(store, scn, scenario, models, ivs, options, rounds, seed, runs)
+
+    with _progress(f"sweep {runs} runs", not no_progress) as update:
+        res = run_sweep(scn, runs=runs, seed=seed, models=models, interventions=ivs,
+                        options=options, rounds=rounds, backend=backend, settings=settings,
+                        chunk_size=chunk_size, memory_gib=memory,
+                        skip_inapplicable=not explicit, progress=update,
+                        on_chunk=recorder.chunk if recorder else None)
+    doc = summarize(res, quantiles=qs, interval=interval, thresholds=thr)
+    if recorder is not None:
+        doc["run_id"] = recorder.finish()
+    if fmt == "json":
+        _emit(json.dumps(doc, indent=2, allow_nan=False), output)
+        return
+    with _table_console(output) as console:
+        sweep_tables(console, scn, doc)
+
+
+class _Recorder:
+    """Records a sweep in the run store: one Parquet shard of forecasts per chunk."""
+
+    def __init__(self, store, scn, source, models, ivs, options, rounds, seed, runs):
+        from ..store import Store
+        from ..store.catalog import command_line
+
+        self.st = Store(store)
+        self.scn, self.source = scn, source
+        self.args = dict(models=models, interventions=[iv.label for iv in ivs],
+                         options=options, seed=seed, rounds=rounds)
+        self.runs = runs
+        self.command = command_line()
+        self.rid: str | None = None
+
+    def chunk(self, k: int, a: int, b: int, ev) -> None:
+        from ..analysis.sweep import member_frame
+        from ..store import write_shard
+
+        if self.rid is None:
+            n_chunks = -(-self.runs // (b - a))
+            spec = {"job": "ensemble", "shard_kind": "forecasts", "runs": self.runs,
+                    "chunk_size": b - a, **{k_: v for k_, v in self.args.items()
+                                            if k_ in ("seed", "rounds")}}
+            self.rid = self.st.begin_job(self.scn, kind="ensemble", spec=spec,
+                                         n_chunks=n_chunks, source=self.source,
+                                         command=self.command, **self.args)
+        write_shard(self.st, self.rid, "forecasts", k, member_frame(ev, a, b))
+
+    def finish(self) -> str | None:
+        try:
+            if self.rid is not None:
+                self.st.finish_job(self.rid)
+            return self.rid
+        finally:
+            self.st.close()
+
+
+def sweep_tables(console: Console, scn, doc: dict[str, Any]) -> None:
+    """The baseline distribution per issue, then each lever's and plan's effect."""
+    s = doc["settings"]
+    console.print(f"[bold]{scn.metadata.name}[/bold]: {s['runs']} runs, seed {s['seed']}, "
+                  f"backend {s['backend']}, {s['random_inputs']} uncertain inputs, "
+                  f"{doc['seconds']:.1f} s")
+    names = {i.id: i.name for i in scn.issues}
+    lo_q = (1 - s["interval"]) / 2
+    pct = f"{100 * lo_q:g}–{100 * (1 - lo_q):g}%"
+    base = [f for f in doc["forecasts"] if f["intervention"] == "baseline"]
+    thr_keys = sorted({k for f in base for k in f["p_above"]}, key=float)
+    for m in s["models"]:
+        rows = [f for f in base if f["model"] == m]
+        if not rows:
+            continue
+        t = Table(title=f"{m}: baseline forecast", title_justify="left")
+        t.add_column("issue")
+        t.add_column("nominal", justify="right")
+        t.add_column("median", justify="right")
+        t.add_column(pct, justify="right")
+        for k in thr_keys:
+            t.add_column(f"P(>{k})", justify="right")
+        for f in rows:
+            t.add_row(names.get(f["issue"], f["issue"]), _fmt(f["nominal"]),
+                      _fmt(f["quantiles"].get("0.5", f["mean"])),
+                      f"[{_fmt(f['interval'][0])}, {_fmt(f['interval'][1])}]",
+                      *[_fmt(f["p_above"].get(k)) if k in f["p_above"] else "" for k in thr_keys])
+        console.print(t)
+    effects = doc["effects"]
+    for m in s["models"]:
+        rows = [e for e in effects if e["model"] == m]
+        if not rows:
+            continue
+        t = Table(title=f"{m}: effect of each lever and plan (lever − baseline, same draws); "
+                        "bold: the interval excludes 0", title_justify="left")
+        t.add_column("lever / plan", overflow="fold")
+        t.add_column("issue", overflow="fold")
+        t.add_column("median", justify="right")
+        t.add_column(pct, justify="right")
+        t.add_column("P(>0)", justify="right")
+        t.add_column("P(<0)", justify="right")
+        order = {lab: k for k, lab in enumerate(s["interventions"])}
+        issue_order = {i.id: k for k, i in enumerate(scn.issues)}
+        rows.sort(key=lambda e: (order.get(e["intervention"], 0), issue_order.get(e["issue"], 0)))
+        hidden = 0
+        for e in rows:
+            if e["same_as_baseline"]:
+                hidden += 1
+                continue
+            who = e["lever"] if e["lever"] is not None else f"plan {e['plan']}"
+            cells = [who, e["issue"], _fmt(e["median"], True),
+                     f"[{_fmt(e['interval'][0], True)}, {_fmt(e['interval'][1], True)}]",
+                     _fmt(e["p_positive"]), _fmt(e["p_negative"])]
+            t.add_row(*[f"[bold]{c}[/bold]" if e["exceeds_noise"] else c for c in cells])
+        console.print(t)
+        if hidden:
+            console.print(f"[dim]{hidden} lever/plan × issue pairs not shown: the lever cannot "
+                          "reach the issue, so the forecast is the baseline's on every draw.[/dim]")
+    if doc.get("run_id"):
+        console.print(f"recorded as run {doc['run_id']}")
+
+
+# --------------------------------------------------------------------------
+# sensitivity
+
+
+@_errors
+def sensitivity(
+    scenario: Optional[str] = typer.Argument(None, help="Scenario (default: the embedded one)."),
+    samples: int = typer.Option(64, "--samples", "-N", min=2, max=1_048_576,
+                                help="Base sample size N (a power of two); runs = N × (groups + 2) "
+                                     "per grouping."),
+    by: Optional[list[str]] = typer.Option(None, "--by", help="actor and/or kind (repeatable); "
+                                                              "default both."),
+    model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Model (repeatable)."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="MODEL.OPTION=VALUE."),
+    rounds: Optional[int] = typer.Option(None, "--rounds", min=1, max=100_000),
+    lever: Optional[str] = typer.Option(None, "--lever", help="Analyse the forecasts under "
+                                                              "this lever instead of the baseline."),
+    plan: Optional[str] = typer.Option(None, "--plan", help="... or under this plan."),
+    backend: str = typer.Option("auto", "--backend", help=BACKEND_HELP),
+    seed: int = typer.Option(0, "--seed"),
+    top: int = typer.Option(3, "--top", min=1, help="Groups shown per issue in the table."),
+    position_sd: Optional[float] = _U["position_sd"],
+    salience_sd: Optional[float] = _U["salience_sd"],
+    capability_sd: Optional[float] = _U["capability_sd"],
+    distribution: Optional[str] = _U["distribution"],
+    bounds: Optional[str] = _U["bounds"],
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o"),
+    no_progress: bool = typer.Option(False, "--no-progress"),
+) -> None:
+    """Sobol indices (SALib) of each forecast, by actor and by kind of input."""
+    from ..analysis.sensitivity import run_sensitivity
+    from ..api import load
+    from ..errors import OptionError
+    from ..levers import intervention_for_lever, intervention_for_plan
+    from .main import parse_sets
+
+    if fmt not in ("table", "json"):
+        raise OptionError(f"--format {fmt!r}: expected table or json")
+    if lever and plan:
+        raise OptionError("give --lever or --plan, not both")
+    models = _models(model)
+    scn = load(scenario)
+    iv = None
+    try:
+        if lever:
+            iv = intervention_for_lever(scn, lever)
+        elif plan:
+            iv = intervention_for_plan(scn, plan)
+    except KeyError as exc:
+        raise OptionError(f"unknown lever or plan {exc}") from None
+    settings = _settings(scn, position_sd, salience_sd, capability_sd, distribution, bounds)
+    with _progress("sensitivity", not no_progress) as update:
+        doc = run_sensitivity(scn, samples=samples, by=by or ("actor", "kind"), models=models,
+                              intervention=iv, options=parse_sets(set_, models), rounds=rounds,
+                              backend=backend, settings=settings, seed=seed, progress=update)
+    if fmt == "json":
+        _emit(json.dumps(doc, indent=2, allow_nan=False), output)
+        return
+    with _table_console(output) as console:
+        _sensitivity_tables(console, scn, doc, top)
+
+
+def _sensitivity_tables(console: Console, scn, doc: dict[str, Any], top: int) -> None:
+    names = {i.id: i.name for i in scn.issues}
+    s = doc["settings"]
+    console.print(f"[bold]{scn.metadata.name}[/bold]: Sobol indices, N = {s['samples']} "
+                  f"({', '.join(f'{k}: {v} runs' for k, v in s['runs'].items())}), "
+                  f"{s['intervention']}; ST = total, S1 = first-order, ± 95% interval")
+    for m in s["models"]:
+        for g in s["by"]:
+            recs = [r for r in doc["indices"] if r["model"] == m and r["by"] == g]
+            if not recs:
+                continue
+            t = Table(title=f"{m}: inputs that matter, by {g}", title_justify="left")
+            t.add_column("issue")
+            for k in range(top):
+                t.add_column(f"#{k + 1}")
+            for iss in dict.fromkeys(r["issue"] for r in recs):
+                rows = [r for r in recs if r["issue"] == iss][:top]
+                cells = []
+                for r in rows:
+                    if r["ST"] is None:
+                        cells.append(r.get("note", "—"))
+                    elif r.get("note"):
+                        cells.append(f"{r['group']} ({r['note']})")
+                    else:
+                        cells.append(f"{r['group']}\nST {r['ST']:.2f}±{r['ST_conf']:.2f}  "
+                                     f"S1 {r['S1']:.2f}±{r['S1_conf']:.2f}")
+                t.add_row(names.get(iss, iss), *cells, *[""] * (top - len(cells)))
+            console.print(t)
+
+
+# --------------------------------------------------------------------------
+# stability
+
+
+@_errors
+def stability(
+    scenario: Optional[str] = typer.Argument(None, help="Scenario (default: the embedded one)."),
+    runs: int = typer.Option(100, "--runs", "-n", min=1, max=10_000_000,
+                             help="Salience-shock members."),
+    threshold: float = typer.Option(5.0, "--threshold", help="Shift that counts, in percent of "
+                                                             "the issue's scale width."),
+    salience_sd: Optional[float] = _U["salience_sd"],
+    model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Model (repeatable)."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="MODEL.OPTION=VALUE."),
+    rounds: Optional[int] = typer.Option(None, "--rounds", min=1, max=100_000),
+    backend: str = typer.Option("auto", "--backend", help=BACKEND_HELP),
+    seed: int = typer.Option(0, "--seed"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o"),
+    no_progress: bool = typer.Option(False, "--no-progress"),
+) -> None:
+    """Shock saliences and drop each actor in turn: which forecasts hold, which actors are pivotal."""
+    from ..analysis.stability import run_stability
+    from ..api import load
+    from ..errors import OptionError
+    from .main import parse_sets
+
+    if fmt not in ("table", "json"):
+        raise OptionError(f"--format {fmt!r}: expected table or json")
+    models = _models(model)
+    scn = load(scenario)
+    settings = _settings(scn, None, salience_sd, None, None, None)
+    with _progress("stability", not no_progress) as update:
+        doc = run_stability(scn, runs=runs, threshold=threshold, models=models,
+                            options=parse_sets(set_, models), rounds=rounds, backend=backend,
+                            settings=settings, seed=seed, progress=update)
+    if fmt == "json":
+        _emit(json.dumps(doc, indent=2, allow_nan=False), output)
+        return
+    with _table_console(output) as console:
+        _stability_tables(console, scn, doc)
+
+
+def _stability_tables(console: Console, scn, doc: dict[str, Any]) -> None:
+    names = {i.id: i.name for i in scn.issues}
+    s = doc["settings"]
+    console.print(f"[bold]{scn.metadata.name}[/bold]: {s['runs']} salience shocks "
+                  f"(sd {s['salience_sd']:g}), each actor dropped in turn; threshold "
+                  f"{s['threshold_percent']:g}% of the scale")
+    for m in s["models"]:
+        rows = [r for r in doc["issues"] if r["model"] == m]
+        if not rows:
+            continue
+        t = Table(title=f"{m}: stability", title_justify="left")
+        for col in ("issue", "nominal", "shocks 5–95%", "stable", "pivotal actors (median shift)"):
+            t.add_column(col)
+        for r in rows:
+            piv = ", ".join(f"{a['actor']} ({a['median_shift']:+.1f})" for a in r["actors"]
+                            if a["pivotal"]) or "none"
+            t.add_row(names.get(r["issue"], r["issue"]), _fmt(r["nominal"]),
+                      f"[{_fmt(r['shock_interval'][0])}, {_fmt(r['shock_interval'][1])}]",
+                      "yes" if r["stable_under_shocks"] else "[bold]no[/bold]", piv)
+        console.print(t)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``sweep``, ``sensitivity`` and ``stability`` to the ``stakes`` command line."""
+    app.command("sweep")(sweep)
+    app.command("sensitivity")(sensitivity)
+    app.command("stability")(stability)
