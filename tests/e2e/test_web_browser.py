@@ -1,13 +1,11 @@
 """The web app in a real headless browser: open, run, edit, compare levers, upload.
 
-Each main page's screenshot goes to docs/img/web-*.png.
+Each main page is screenshotted (into docs/img with STAKES_SCREENSHOTS=docs/img).
 """
 
 from __future__ import annotations
 
 import re
-
-import pytest
 
 from stakes.api import DEFAULT_SCENARIO
 

@@ -18,7 +18,7 @@ import resource
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -32,9 +32,14 @@ from ..scenario.schema import Scenario, Uncertainty
 from .ensemble import Ensemble, Evaluation
 from .uncertainty import InputSpace, input_space
 
+if TYPE_CHECKING:  # pragma: no cover
+    from .cluster import ClusterSpec
+
 DEFAULT_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 DEFAULT_INTERVAL = 0.9
 MAX_CHUNK = 65_536
+# Without --chunk-size, a cluster sweep is cut into at least this many chunks per worker.
+CHUNKS_PER_WORKER = 4
 
 
 # Below this many EUM runs (members × tasks) ``auto`` picks numpy: JAX's start-up
@@ -86,6 +91,21 @@ def chunk_size_for(ens: Ensemble, runs: int, memory_gib: float) -> int:
     return int(max(64, min(runs, MAX_CHUNK, budget // per)))
 
 
+def _chunks(runs: int, size: int) -> list[tuple[int, int, int]]:
+    """(index, first member, end) of each chunk."""
+    return [(k, a, min(runs, a + size)) for k, a in enumerate(range(0, runs, size))]
+
+
+class ShardSink(Protocol):
+    """Where a cluster sweep's chunks go: a folder the workers write to, and a catalog."""
+
+    def begin(self, n_chunks: int, chunk_size: int) -> str:
+        """Prepare the record; return the folder the workers write shards into."""
+
+    def register(self, chunk: int, meta: dict[str, Any]) -> None:
+        """Register one chunk's shard, written by a worker."""
+
+
 @dataclass
 class SweepResult:
     scenario: Scenario
@@ -102,6 +122,7 @@ class SweepResult:
     seconds: float
     peak_rss_mib: float
     interventions: list[Intervention] = field(default_factory=list)
+    cluster: str | None = None  # where the chunks ran, when not in this process
 
     @property
     def models(self) -> list[str]:
@@ -124,11 +145,17 @@ def run_sweep(
     skip_inapplicable: bool = True,
     progress: Callable[[int, int], None] | None = None,
     on_chunk: Callable[[int, int, int, Evaluation], None] | None = None,
+    cluster: "ClusterSpec | None" = None,
+    shards: "ShardSink | None" = None,
 ) -> SweepResult:
     """Draw ``runs`` members and evaluate every model and intervention on each.
 
     ``progress(done, total)`` reports work units (one per member and task);
-    ``on_chunk(k, start, stop, evaluation)`` is called after each chunk.
+    ``on_chunk(k, start, stop, evaluation)`` is called after each chunk of a
+    local sweep.  With ``cluster`` the chunks run on Dask workers
+    (:mod:`.cluster`); ``shards`` then has each worker write its chunk's
+    Parquet shard and the driver register it.  Either way the forecasts are
+    the same: a member's inputs depend only on ``seed`` and its index.
     """
     if runs < 1:
         raise OptionError(f"--runs {runs}: expected at least 1")
@@ -147,9 +174,7 @@ def run_sweep(
     be = ens.backend = backend_for(backend, eum_runs(ens, runs))
     if not ens.plan:
         raise OptionError("nothing to run: " + ("; ".join(ens.skipped) or "no model applies"))
-    size = chunk_size or chunk_size_for(ens, runs, memory_gib)
-    size = min(size, runs)
-    n_chunks = -(-runs // size)
+    size = min(chunk_size or chunk_size_for(ens, runs, memory_gib), runs)
     total = (runs + 1) * ens.units_per_member
     done = [0]
 
@@ -163,20 +188,41 @@ def run_sweep(
     forecasts = {k[:3]: np.full(runs, np.nan) for k in nominal_eval.forecasts}
     stop_codes = {k[:3]: np.zeros(runs, dtype=np.int8) for k in nominal_eval.stops}
     shared = {k[:3]: v for k, v in nominal_eval.shared.items()}
-    for chunk in range(n_chunks):
-        a, b = chunk * size, min(runs, (chunk + 1) * size)
-        values = space.draw(seed, a, b)
-        ev = ens.evaluate(values, tick, members=range(a, b))
-        for k, v in ev.forecasts.items():
-            forecasts[k[:3]][a:b] = v
-        for k, v in ev.stops.items():
-            stop_codes[k[:3]][a:b] = v
-        if on_chunk is not None:
-            on_chunk(chunk, a, b, ev)
+    if cluster is None:
+        for chunk, a, b in _chunks(runs, size):
+            values = space.draw(seed, a, b)
+            ev = ens.evaluate(values, tick, members=range(a, b))
+            for k, v in ev.forecasts.items():
+                forecasts[k[:3]][a:b] = v
+            for k, v in ev.stops.items():
+                stop_codes[k[:3]][a:b] = v
+            if on_chunk is not None:
+                on_chunk(chunk, a, b, ev)
+    else:
+        from .cluster import SweepJob, client_for, new_token, run_chunks
+
+        job = SweepJob(new_token(), scn, space.settings, tuple(models), tuple(ivs), options,
+                       rounds, be.name, skip_inapplicable, seed, __version__)
+        with client_for(cluster) as client:
+            if chunk_size is None:
+                # Keep every worker busy and balance the load: a few chunks each.
+                workers = max(1, len(client.scheduler_info()["workers"]))
+                size = max(1, min(size, -(-runs // (CHUNKS_PER_WORKER * workers))))
+            chunks = _chunks(runs, size)
+            folder = shards.begin(len(chunks), size) if shards is not None else None
+            for res in run_chunks(client, job, chunks, folder):
+                for k, v in res.forecasts.items():
+                    forecasts[k][res.start:res.stop] = v
+                for k, v in res.stops.items():
+                    stop_codes[k][res.start:res.stop] = v
+                if shards is not None:
+                    shards.register(res.chunk, res.shard)
+                tick((res.stop - res.start) * ens.units_per_member)
     stops = {k: {STOP_NAMES[i]: int(c) for i, c in enumerate(np.bincount(v, minlength=3))}
              for k, v in stop_codes.items()}
     return SweepResult(scn, space, ens, runs, seed, be.name, size, forecasts, nominal, stops,
-                       shared, time.perf_counter() - t0, peak_rss_mib(), ivs)
+                       shared, time.perf_counter() - t0, peak_rss_mib(), ivs,
+                       cluster.label if cluster is not None else None)
 
 
 # --------------------------------------------------------------------------
@@ -263,6 +309,7 @@ def summarize(
             "random_inputs": int(len(res.space.random_index)),
             "quantiles": list(quantiles), "interval": interval,
             "chunk_size": res.chunk_size,
+            "cluster": res.cluster,
             "options": {s.name: s.options.model_dump() for s in res.ensemble.specs},
         },
         "skipped": res.ensemble.skipped,

@@ -187,6 +187,12 @@ def sweep(
     store: Optional[Path] = typer.Option(None, "--store", metavar="PATH",
                                          help="Run store to record in (implies --save)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+    scheduler: Optional[str] = typer.Option(
+        None, "--scheduler", metavar="ADDRESS",
+        help="Run the chunks on an existing Dask scheduler (e.g. tcp://127.0.0.1:8786)."),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", min=1, max=4096,
+        help="Run the chunks on a local Dask cluster of N worker processes."),
 ) -> None:
     """Forecast distributions of every issue, model, lever and plan, and lever effects.
 
@@ -198,36 +204,38 @@ def sweep(
     """
     from ..analysis.sweep import run_sweep, summarize
     from ..api import load
-    from ..engine import interventions_for
     from ..errors import OptionError
-    from .main import parse_sets
+    from .main import chosen_interventions, parse_sets
 
     if fmt not in ("table", "json"):
         raise OptionError(f"--format {fmt!r}: expected table or json")
     models = _models(model)
     scn = load(scenario)
     options = parse_sets(set_, models)
-    if no_levers:
-        ivs = interventions_for(scn)
-    elif lever or plan:
-        ivs = interventions_for(scn, lever, plan)
-    else:
-        ivs = interventions_for(scn, "all", "all")
+    ivs = chosen_interventions(scn, lever, plan, no_levers)
     settings = _settings(scn, position_sd, salience_sd, capability_sd, distribution, bounds)
     qs = _quantiles(quantiles)
     thr = _thresholds(threshold)
     explicit = model is not None and "all" not in (model or [])
+    cluster = None
+    if scheduler is not None or workers is not None:
+        from ..analysis.cluster import ClusterSpec
+
+        cluster = ClusterSpec(scheduler=scheduler, workers=workers)
 
     recorder = None
     if save or store is not None:
-        recorder = _Recorder(store, scn, scenario, models, ivs, options, rounds, seed, runs)
+        recorder = _Recorder(store, scn, scenario, models, ivs, options, rounds, seed, runs,
+                             cluster.label if cluster else None)
 
-    with _progress(f"sweep {runs} runs", not no_progress) as update:
+    label = f"sweep {runs} runs" + (f" on {cluster.label}" if cluster else "")
+    with _progress(label, not no_progress) as update:
         res = run_sweep(scn, runs=runs, seed=seed, models=models, interventions=ivs,
                         options=options, rounds=rounds, backend=backend, settings=settings,
                         chunk_size=chunk_size, memory_gib=memory,
                         skip_inapplicable=not explicit, progress=update,
-                        on_chunk=recorder.chunk if recorder else None)
+                        on_chunk=recorder.chunk if recorder and not cluster else None,
+                        cluster=cluster, shards=recorder if cluster else None)
     doc = summarize(res, quantiles=qs, interval=interval, thresholds=thr)
     if recorder is not None:
         doc["run_id"] = recorder.finish()
@@ -241,10 +249,12 @@ def sweep(
 class _Recorder:
     """Records a sweep in the run store: one Parquet shard of forecasts per chunk."""
 
-    def __init__(self, store, scn, source, models, ivs, options, rounds, seed, runs):
+    def __init__(self, store, scn, source, models, ivs, options, rounds, seed, runs,
+                 cluster=None):
         from ..store import Store
         from ..store.catalog import command_line
 
+        self.cluster = cluster
         self.st = Store(store)
         self.scn, self.source = scn, source
         self.args = dict(models=models, interventions=[iv.label for iv in ivs],
@@ -253,18 +263,29 @@ class _Recorder:
         self.command = command_line()
         self.rid: str | None = None
 
+    def begin(self, n_chunks: int, chunk_size: int) -> str:
+        """Create the job's record; return the folder its shards go into."""
+        if self.rid is None:
+            spec = {"job": "ensemble", "shard_kind": "forecasts", "runs": self.runs,
+                    "chunk_size": chunk_size, "cluster": self.cluster,
+                    **{k_: v for k_, v in self.args.items() if k_ in ("seed", "rounds")}}
+            self.rid = self.st.begin_job(self.scn, kind="ensemble", spec=spec,
+                                         n_chunks=n_chunks, source=self.source,
+                                         command=self.command, **self.args)
+        return str(self.st.shard_root / self.rid)
+
+    def register(self, chunk: int, meta: dict) -> None:
+        """A shard a cluster worker wrote: registered here, the catalog's one writer."""
+        from ..store.shards import register_shard_file
+
+        register_shard_file(self.st, self.rid, "forecasts", chunk, meta, meta.get("seconds"))
+
     def chunk(self, k: int, a: int, b: int, ev) -> None:
         from ..analysis.sweep import member_frame
         from ..store import write_shard
 
         if self.rid is None:
-            n_chunks = -(-self.runs // (b - a))
-            spec = {"job": "ensemble", "shard_kind": "forecasts", "runs": self.runs,
-                    "chunk_size": b - a, **{k_: v for k_, v in self.args.items()
-                                            if k_ in ("seed", "rounds")}}
-            self.rid = self.st.begin_job(self.scn, kind="ensemble", spec=spec,
-                                         n_chunks=n_chunks, source=self.source,
-                                         command=self.command, **self.args)
+            self.begin(-(-self.runs // (b - a)), b - a)
         write_shard(self.st, self.rid, "forecasts", k, member_frame(ev, a, b))
 
     def finish(self) -> str | None:

@@ -46,6 +46,17 @@ def reports_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+def chosen_interventions(scn, lever, plan, no_levers: bool):
+    """The baseline plus what --lever/--plan name; every lever and plan when none is named."""
+    from ..engine import interventions_for
+
+    if no_levers:
+        return interventions_for(scn)
+    if lever or plan:
+        return interventions_for(scn, lever, plan)
+    return interventions_for(scn, "all", "all")
+
+
 def parse_sets(sets: list[str] | None, models: list[str]) -> dict[str, dict[str, Any]]:
     """``model.option=value`` pairs; values read as YAML 1.2 scalars (so 0.5, true, paper)."""
     from ruamel.yaml import YAML
@@ -108,7 +119,7 @@ def run(
 ) -> None:
     """Run models on a scenario: the baseline, and every lever and plan it defines."""
     from ..api import load
-    from ..engine import DEFAULT_MODELS, interventions_for, run_scenario
+    from ..engine import DEFAULT_MODELS, run_scenario
     from ..models import model_names
 
     if fmt not in ("table", "json"):
@@ -118,12 +129,7 @@ def run(
         models = model_names()
     scn = load(scenario)
     options = parse_sets(set_, models)
-    if no_levers:
-        ivs = interventions_for(scn)
-    elif lever or plan:
-        ivs = interventions_for(scn, lever, plan)
-    else:
-        ivs = interventions_for(scn, "all", "all")
+    ivs = chosen_interventions(scn, lever, plan, no_levers)
     explicit = model is not None and "all" not in (model or [])
     results = run_scenario(scn, models, options=options, interventions=ivs, rounds=rounds,
                            seed=seed, skip_inapplicable=not explicit)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable
 
-import numpy as np
 from rich.console import Console
 from rich.table import Table
 

@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import Field
 
 from ..errors import ModelError
-from .base import Model, ModelOptions, ModelRun, Problem, RoundRecord, Schedule, weighted_mean
+from .base import Model, ModelOptions, ModelRun, Problem, RoundRecord, weighted_mean
 
 Weights = Literal["cs", "s", "c", "equal"]
 

@@ -62,15 +62,17 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def write_shard(store: Store, run_id: str, kind: str, chunk: int, frame: "pd.DataFrame",
-                seconds: float | None = None) -> Path:
-    """Write ``frame`` as chunk ``chunk`` of ``run_id`` and register it; return its path."""
+def write_shard_file(folder: Path, kind: str, chunk: int, frame: "pd.DataFrame") -> dict:
+    """Write ``frame`` as chunk ``chunk`` into ``folder`` atomically; return what registers it.
+
+    Writing the same chunk again replaces the file.  Only the file is
+    written: registering it in the catalog is the caller's step (on a
+    cluster, workers write files and the driver registers them).
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    if chunk in store.registered_chunks(run_id, kind):
-        raise StoreError(f"run {run_id}: chunk {chunk} of {kind!r} is already recorded")
-    folder = store.shard_root / run_id
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     name = shard_name(kind, chunk)
     final = folder / name
@@ -86,9 +88,30 @@ def write_shard(store: Store, run_id: str, kind: str, chunk: int, frame: "pd.Dat
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(folder)
-    store.register_shard(run_id, kind, chunk, f"{run_id}/{name}", len(frame),
-                         final.stat().st_size, _sha256(final), seconds)
-    return final
+    return {"name": name, "rows": len(frame), "bytes": final.stat().st_size,
+            "sha256": _sha256(final)}
+
+
+def register_shard_file(store: Store, run_id: str, kind: str, chunk: int, meta: dict,
+                        seconds: float | None = None) -> Path:
+    """Register a file written by :func:`write_shard_file` in ``run_id``'s folder."""
+    if chunk in store.registered_chunks(run_id, kind):
+        raise StoreError(f"run {run_id}: chunk {chunk} of {kind!r} is already recorded")
+    path = store.shard_root / run_id / meta["name"]
+    if not path.exists():
+        raise StoreError(f"run {run_id}: shard {path} was not written")
+    store.register_shard(run_id, kind, chunk, f"{run_id}/{meta['name']}", meta["rows"],
+                         meta["bytes"], meta["sha256"], seconds)
+    return path
+
+
+def write_shard(store: Store, run_id: str, kind: str, chunk: int, frame: "pd.DataFrame",
+                seconds: float | None = None) -> Path:
+    """Write ``frame`` as chunk ``chunk`` of ``run_id`` and register it; return its path."""
+    if chunk in store.registered_chunks(run_id, kind):
+        raise StoreError(f"run {run_id}: chunk {chunk} of {kind!r} is already recorded")
+    meta = write_shard_file(store.shard_root / run_id, kind, chunk, frame)
+    return register_shard_file(store, run_id, kind, chunk, meta, seconds)
 
 
 def clean_unregistered(store: Store, run_id: str, kind: str) -> list[Path]:
