@@ -108,7 +108,7 @@ def _jax():
 
 
 class _JaxNamespace:
-    """``jax.numpy`` with one product rewritten so that XLA can fuse it.
+    """``jax.numpy`` with one product and the power rewritten for XLA on CPU.
 
     The vote table is a vector–matrix product per run, ``w (…, 1, n) @ V
     (…, n, n²)``, with ``V`` the flattened (…, n, n, n) tensor of positive
@@ -126,6 +126,13 @@ class _JaxNamespace:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._jnp, name)
+
+    def power(self, base, exponent):
+        # Every base here is ≥ 0 and every exponent > 0 (risk exponents lie in
+        # [1/2, 2]).  exp(r·log b) is 1.6x faster than XLA's general pow on CPU
+        # and differs from it by about 1e-15 relative; log(0) = −inf gives 0.
+        jnp = self._jnp
+        return jnp.exp(exponent * jnp.log(base))
 
     def matmul(self, a, b):
         jnp = self._jnp

@@ -302,6 +302,10 @@ def _finish_pool(be: Backend, p: _Pool, st: EUMSettings, forecast, stop, rounds,
         delta = span if st.delta_fixed else spread
         pos, med = run_rounds(be, x, c, s, lo, span, 1, st.opts, st.delta_fixed)
         new = pos[0]
+        if not np.isfinite(new).all():
+            # Never silently: a non-finite position would poison every statistic.
+            raise FloatingPointError(f"EUM batch ({be.name}): a round produced a "
+                                     "non-finite position")
         fc = _forecast(st, new, c, s, med[0])
         fc_hist = state["fc_hist"]
         fc_hist[:, k + 1] = fc
