@@ -49,6 +49,28 @@ class InputError(StakesError):
         return [str(p) for p in self.problems]
 
 
+class ProblemList:
+    """Gathers the problems of one input file, so that they are reported together."""
+
+    def __init__(self, file: str | None):
+        self.file = file
+        self.items: list[Problem] = []
+
+    def add(self, message: str, line: int | None = None, column: int | None = None,
+            field: str | None = None) -> None:
+        self.items.append(Problem(message, self.file, line, column, field))
+
+    def fail(self, message: str, line: int | None = None, column: int | None = None,
+             field: str | None = None) -> InputError:
+        """Add a problem and return the error carrying every one (for ``raise``)."""
+        self.add(message, line, column, field)
+        return InputError(self.items)
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise InputError(self.items)
+
+
 class OptionError(StakesError):
     """A model option, or a combination of options, is invalid."""
 

@@ -128,3 +128,13 @@ def forecasts_by_issue(results: Iterable[Result]) -> dict[str, dict[tuple[str, s
             out.setdefault(iss, {})[(res.run.model, res.intervention.label)] = float(
                 res.run.forecast[d])
     return out
+
+
+def baseline_forecasts(results: Iterable[Result]) -> dict[tuple[str, str], float]:
+    """The baseline's forecast of each (model, issue): what lever shifts are measured from."""
+    base = {}
+    for r in results:
+        if r.intervention.kind == "baseline":
+            for d, iss in enumerate(r.run.issue_ids):
+                base[(r.run.model, iss)] = float(r.run.forecast[d])
+    return base

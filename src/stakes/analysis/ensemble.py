@@ -38,6 +38,19 @@ from .uncertainty import InputSpace, IssueView
 BATCHED = ("eum", "compromise", "median", "status-quo", "nbs")
 
 
+def progress_ticker(total: int, progress: Callable[[int, int], None] | None
+                    ) -> Callable[[int], None]:
+    """A ``tick(k)`` that adds k work units and reports ``progress(done, total)``."""
+    done = [0]
+
+    def tick(k: int) -> None:
+        done[0] += k
+        if progress is not None:
+            progress(min(done[0], total), total)
+
+    return tick
+
+
 @dataclass(frozen=True)
 class Task:
     """One distinct computation: a model on an issue under an intervention."""

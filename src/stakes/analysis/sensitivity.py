@@ -23,7 +23,7 @@ from ..engine import DEFAULT_MODELS
 from ..errors import OptionError
 from ..levers import Intervention, baseline
 from ..scenario.schema import Scenario, Uncertainty
-from .ensemble import Ensemble
+from .ensemble import Ensemble, progress_ticker
 from .sweep import backend_for, eum_runs
 from .uncertainty import input_space
 
@@ -108,12 +108,7 @@ def run_sensitivity(
     sizes = {g: samples * (len(set(space.groups(g))) + 2) if len(set(space.groups(g))) > 1
              else 0 for g in by}
     total = sum(sizes.values()) * ens.units_per_member
-    done = [0]
-
-    def tick(k: int) -> None:
-        done[0] += k
-        if progress is not None:
-            progress(min(done[0], total), total)
+    tick = progress_ticker(total, progress)
 
     records = []
     for g in by:

@@ -22,7 +22,7 @@ from ..engine import DEFAULT_MODELS
 from ..errors import OptionError
 from ..levers import baseline
 from ..scenario.schema import Scenario, Uncertainty
-from .ensemble import Ensemble
+from .ensemble import Ensemble, progress_ticker
 from .sweep import backend_for, eum_runs
 from .uncertainty import input_space
 
@@ -55,12 +55,7 @@ def run_stability(
     if not ens.plan:
         raise OptionError("nothing to run: " + ("; ".join(ens.skipped) or "no model applies"))
     total = (runs + 1) * ens.units_per_member
-    done = [0]
-
-    def tick(k: int) -> None:
-        done[0] += k
-        if progress is not None:
-            progress(min(done[0], total), total)
+    tick = progress_ticker(total, progress)
 
     nominal = ens.evaluate(space.nominal[None, :], tick, members=[-1]).forecasts
     shocked = ens.evaluate(space.draw(seed, 0, runs), tick, members=range(runs)).forecasts

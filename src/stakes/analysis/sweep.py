@@ -29,7 +29,7 @@ from ..kernels.backend import get_backend, resolve
 from ..kernels.batched import STOP_NAMES
 from ..levers import Intervention, baseline
 from ..scenario.schema import Scenario, Uncertainty
-from .ensemble import Ensemble, Evaluation
+from .ensemble import Ensemble, Evaluation, progress_ticker
 from .uncertainty import InputSpace, input_space
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -176,12 +176,7 @@ def run_sweep(
         raise OptionError("nothing to run: " + ("; ".join(ens.skipped) or "no model applies"))
     size = min(chunk_size or chunk_size_for(ens, runs, memory_gib), runs)
     total = (runs + 1) * ens.units_per_member
-    done = [0]
-
-    def tick(k: int) -> None:
-        done[0] += k
-        if progress is not None:
-            progress(min(done[0], total), total)
+    tick = progress_ticker(total, progress)
 
     nominal_eval = ens.evaluate(space.nominal[None, :], tick, members=[-1])
     nominal = {k[:3]: float(v[0]) for k, v in nominal_eval.forecasts.items()}

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from ..engine import Result
+from ..results import baseline_forecasts
 from ..scenario.schema import Scenario
 
 MAX_TRAJECTORY = 8
@@ -26,15 +27,6 @@ def _trajectory(values: list[float]) -> str:
         return " → ".join(_fmt(v) for v in shown)
     head = values[: MAX_TRAJECTORY - 2]
     return " → ".join(_fmt(v) for v in head) + " → … → " + _fmt(values[-1])
-
-
-def _baseline_forecasts(results: Iterable[Result]) -> dict[tuple[str, str], float]:
-    base = {}
-    for r in results:
-        if r.intervention.kind == "baseline":
-            for d, iss in enumerate(r.run.issue_ids):
-                base[(r.run.model, iss)] = float(r.run.forecast[d])
-    return base
 
 
 def _issue_title(issue) -> str:
@@ -87,7 +79,7 @@ def results_tables(console: Console, scn: Scenario, results: list[Result],
 def lever_comparison(console: Console, scn: Scenario, results: list[Result]) -> None:
     """Per issue: rows baseline, levers, plans; per model the forecast and its shift
     against the baseline; and the actors that ended elsewhere than in the baseline."""
-    base = _baseline_forecasts(results)
+    base = baseline_forecasts(results)
     models = list(dict.fromkeys(r.run.model for r in results))
     labels = list(dict.fromkeys(r.intervention.label for r in results))
     for issue in scn.issues:
@@ -126,7 +118,7 @@ def lever_comparison(console: Console, scn: Scenario, results: list[Result]) -> 
 
 def lever_effects(results: list[Result]) -> list[dict[str, Any]]:
     """Per issue, model and intervention: forecast, shift against the baseline, movers."""
-    base = _baseline_forecasts(results)
+    base = baseline_forecasts(results)
     out = []
     for r in results:
         for d, iss in enumerate(r.run.issue_ids):

@@ -123,6 +123,11 @@ class Model(ABC):
     scope: ClassVar[Literal["issue", "joint"]] = "issue"
     Options: ClassVar[type[ModelOptions]] = ModelOptions
 
+    @classmethod
+    def own_options(cls, options: ModelOptions) -> Any:
+        """``options`` as this model's own options class (validated again if not already)."""
+        return options if isinstance(options, cls.Options) else cls.Options(**options.model_dump())
+
     @abstractmethod
     def run(
         self,

@@ -196,7 +196,7 @@ class EUM(Model):
         schedule: Schedule,
         rng: np.random.Generator,
     ) -> ModelRun:
-        opts = options if isinstance(options, EUMOptions) else EUMOptions(**options.model_dump())
+        opts = self.own_options(options)
         kopts = opts.kernel()
         x, c, s = _arrays(problem)
         cur = problem

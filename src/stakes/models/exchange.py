@@ -282,11 +282,7 @@ class Exchange(Model):
         schedule: Schedule,
         rng: np.random.Generator,
     ) -> ModelRun:
-        opts = (
-            options
-            if isinstance(options, ExchangeOptions)
-            else ExchangeOptions(**options.model_dump())
-        )
+        opts = self.own_options(options)
         if problem.dims < 2:
             build_kernel(problem, opts)  # raises the ModelError
         needs_random = opts.p > 0 or opts.tie_break == "random"

@@ -206,7 +206,7 @@ class SMP(Model):
         schedule: Schedule,
         rng: np.random.Generator,
     ) -> ModelRun:
-        opts = options if isinstance(options, SMPOptions) else SMPOptions(**options.model_dump())
+        opts = self.own_options(options)
         params = opts.params()
         lo = np.asarray(problem.lo, dtype=float)
         hi = np.asarray(problem.hi, dtype=float)

@@ -43,7 +43,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import InputError, OptionError, Problem
+from ..errors import InputError, OptionError, ProblemList
 from ..scenario.schema import MAX_ABS, Scenario
 from ..scenario.yaml_io import read_text_file, scenario_from_data
 
@@ -223,21 +223,6 @@ def _other_delimiter(line: str, delim: str) -> str | None:
 # the reader
 
 
-class _Problems:
-    def __init__(self, file: str):
-        self.file = file
-        self.items: list[Problem] = []
-
-    def add(self, message: str, line: int | None = None, column: int | None = None,
-            field: str | None = None) -> None:
-        self.items.append(Problem(message, self.file, line, column, field))
-
-    def fail(self, message: str, line: int | None = None, column: int | None = None,
-             field: str | None = None) -> InputError:
-        self.add(message, line, column, field)
-        return InputError(self.items)
-
-
 def _number(text: str) -> tuple[float | None, str | None]:
     if text == "":
         return None, "is empty; expected a number"
@@ -264,7 +249,7 @@ def parse_table(text: str, file: str = "<input>", *, fmt: str = "bdm-csv",
     salience_scale = check_salience_scale(salience_scale)  # type: ignore[assignment]
     scale = check_scale(scale)
     delim, title, expected_header = _LAYOUT[fmt]
-    out = _Problems(file)
+    out = ProblemList(file)
     if text.startswith("\ufeff"):
         text = text[1:]
     if "\x00" in text:

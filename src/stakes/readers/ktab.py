@@ -37,7 +37,7 @@ from xml.parsers import expat
 
 import numpy as np
 
-from stakes.errors import InputError, Problem
+from stakes.errors import InputError, ProblemList
 
 __all__ = [
     "KtabActor",
@@ -138,28 +138,7 @@ class KtabScenario:
 # Shared value checks
 
 
-class _Collector:
-    """Gathers problems of one file; raises them together."""
-
-    def __init__(self, file: str | None):
-        self.file = file
-        self.problems: list[Problem] = []
-
-    def add(self, message: str, line: int | None = None, column: int | None = None,
-            field: str | None = None) -> None:
-        self.problems.append(Problem(message, self.file, line, column, field))
-
-    def fail(self, message: str, line: int | None = None, column: int | None = None,
-             field: str | None = None) -> InputError:
-        self.add(message, line, column, field)
-        return InputError(self.problems)
-
-    def raise_if_any(self) -> None:
-        if self.problems:
-            raise InputError(self.problems)
-
-
-def _number(text: str, what: str, out: _Collector, line: int | None, column: int | None,
+def _number(text: str, what: str, out: ProblemList, line: int | None, column: int | None,
             field: str) -> float | None:
     t = text.strip()
     if t == "":
@@ -178,7 +157,7 @@ def _number(text: str, what: str, out: _Collector, line: int | None, column: int
     return value
 
 
-def _in_range(value: float | None, lo: float, hi: float, what: str, out: _Collector,
+def _in_range(value: float | None, lo: float, hi: float, what: str, out: ProblemList,
               line: int | None, column: int | None, field: str) -> float | None:
     if value is None:
         return None
@@ -188,7 +167,7 @@ def _in_range(value: float | None, lo: float, hi: float, what: str, out: _Collec
     return value
 
 
-def _check_name(name: str, out: _Collector, line: int | None, column: int | None,
+def _check_name(name: str, out: ProblemList, line: int | None, column: int | None,
                 field: str) -> None:
     if not name:
         out.add("actor name is empty", line, column, field)
@@ -197,7 +176,7 @@ def _check_name(name: str, out: _Collector, line: int | None, column: int | None
                 f"{MAX_NAME_LEN}", line, column, field)
 
 
-def _check_actor_count(n: int, out: _Collector, line: int | None, column: int | None,
+def _check_actor_count(n: int, out: ProblemList, line: int | None, column: int | None,
                        field: str) -> bool:
     if not (MIN_ACTORS <= n <= MAX_ACTORS):
         out.add(f"number of actors must be in {MIN_ACTORS}..{MAX_ACTORS}, got {n}",
@@ -206,7 +185,7 @@ def _check_actor_count(n: int, out: _Collector, line: int | None, column: int | 
     return True
 
 
-def _check_salience_sum(sals: list[float | None], out: _Collector, line: int | None,
+def _check_salience_sum(sals: list[float | None], out: ProblemList, line: int | None,
                         column: int | None, field: str, actor: str) -> None:
     if any(s is None for s in sals):
         return
@@ -220,7 +199,7 @@ def _check_salience_sum(sals: list[float | None], out: _Collector, line: int | N
 # CSV
 
 
-def _decode(data: bytes, out: _Collector, kind: str) -> str:
+def _decode(data: bytes, out: ProblemList, kind: str) -> str:
     if not data.strip():
         raise out.fail(f"file is empty; expected a KTAB {kind} scenario", 1, None, None)
     nul = data.find(b"\x00")
@@ -286,7 +265,7 @@ def _trim_trailing(fields: list[tuple[str, int]], expected: int) -> list[tuple[s
 
 def parse_ktab_csv(text: str | bytes, file: str | None = None) -> KtabScenario:
     """Parse the text of a KTAB SMP CSV file; see the module docstring for the layout."""
-    out = _Collector(file)
+    out = ProblemList(file)
     if isinstance(text, bytes):
         text = _decode(text, out, "CSV")
     elif not text.strip():
@@ -319,7 +298,7 @@ def parse_ktab_csv(text: str | bytes, file: str | None = None) -> KtabScenario:
         else:
             n_dim = value
     if n_act is None or n_dim is None:
-        raise InputError(out.problems)
+        raise InputError(out.items)
     width = 3 + 2 * n_dim
     meta = {"name": ln1}
 
@@ -426,7 +405,7 @@ class _Node:
         return [c for c in self.children if c.tag == tag]
 
 
-def _parse_xml_tree(data: bytes, out: _Collector) -> _Node:
+def _parse_xml_tree(data: bytes, out: ProblemList) -> _Node:
     parser = expat.ParserCreate()
     stack: list[_Node] = []
     root: list[_Node] = []
@@ -473,7 +452,7 @@ def _simplify(path: str) -> str:
                   lambda m: m.group(0) if m.group(1) in _REPEATED else m.group(1), path)
 
 
-def _one(parent: _Node, tag: str, out: _Collector, required: bool = True) -> _Node | None:
+def _one(parent: _Node, tag: str, out: ProblemList, required: bool = True) -> _Node | None:
     found = parent.all(tag)
     if not found:
         if required:
@@ -486,7 +465,7 @@ def _one(parent: _Node, tag: str, out: _Collector, required: bool = True) -> _No
     return found[0]
 
 
-def _unknown(parent: _Node, allowed: tuple[str, ...], out: _Collector) -> None:
+def _unknown(parent: _Node, allowed: tuple[str, ...], out: ProblemList) -> None:
     for c in parent.children:
         if c.tag not in allowed:
             out.add(f"unknown element <{c.tag}> in <{parent.tag}> (expected "
@@ -494,7 +473,7 @@ def _unknown(parent: _Node, allowed: tuple[str, ...], out: _Collector) -> None:
                     _simplify(c.path))
 
 
-def _xml_number(node: _Node | None, what: str, out: _Collector, context: str = "") -> float | None:
+def _xml_number(node: _Node | None, what: str, out: ProblemList, context: str = "") -> float | None:
     if node is None:
         return None
     path = _simplify(node.path)
@@ -507,7 +486,7 @@ def _xml_number(node: _Node | None, what: str, out: _Collector, context: str = "
 
 def parse_ktab_xml(data: bytes | str, file: str | None = None) -> KtabScenario:
     """Parse a KTAB SMP XML scenario; see the module docstring for the layout."""
-    out = _Collector(file)
+    out = ProblemList(file)
     if isinstance(data, str):
         data = data.encode("utf-8")
     if not data.strip():
@@ -679,7 +658,7 @@ def parse_ktab_xml(data: bytes | str, file: str | None = None) -> KtabScenario:
             seen_pairs[(i, j)] = pel.line
             row_last[i] = pel
             affinity.append((i, j, v))
-        if ok and not out.problems:
+        if ok and not out.items:
             mat = np.eye(len(names))
             for i, j, v in affinity:
                 mat[i, j] = v

@@ -266,11 +266,9 @@ def results_block(scn: Scenario, models: Sequence[str] = RESULT_MODELS,
 
     results = run_scenario(scn, models, interventions=interventions_for(scn, "all", "all"),
                            seed=seed, skip_inapplicable=True)
-    base: dict[tuple[str, str], float] = {}
-    for r in results:
-        if r.intervention.kind == "baseline":
-            for d, iss in enumerate(r.run.issue_ids):
-                base[(r.run.model, iss)] = float(r.run.forecast[d])
+    from ..results import baseline_forecasts
+
+    base = baseline_forecasts(results)
     labels = list(dict.fromkeys(r.intervention.label for r in results))
     parts: list[str] = []
     for issue in scn.issues:

@@ -26,18 +26,22 @@ def _duplicates(items: list, key: str, where: str) -> Iterator[Finding]:
         seen.add(ident)
 
 
-def _bases(scn: Scenario) -> Iterator[tuple[Path, Basis]]:
-    def value(path: Path, v: Value | None) -> Iterator[tuple[Path, Basis]]:
-        if v is not None and v.basis is not None:
-            yield (*path, "basis"), v.basis
-
+def valued_fields(scn: Scenario) -> Iterator[tuple[Path, str, Value | None]]:
+    """Every number of the scenario that needs a basis: (path, what it is, value)."""
     for k, a in enumerate(scn.actors):
-        yield from value(("actors", k, "capability"), a.capability)
+        yield ("actors", k, "capability"), f"capability of actor {a.id!r}", a.capability
     for k, i in enumerate(scn.issues):
-        yield from value(("issues", k, "status_quo"), i.status_quo)
+        yield ("issues", k, "status_quo"), f"status quo of issue {i.id!r}", i.status_quo
     for k, e in enumerate(scn.entries):
         for f in ("position", "salience", "capability"):
-            yield from value(("entries", k, f), getattr(e, f))
+            yield ("entries", k, f), f"{f} of {e.actor!r} on {e.issue!r}", getattr(e, f)
+
+
+def bases(scn: Scenario) -> Iterator[tuple[Path, Basis]]:
+    """Every basis given anywhere in the scenario, with the path of its field."""
+    for path, _, v in valued_fields(scn):
+        if v is not None and v.basis is not None:
+            yield (*path, "basis"), v.basis
     for k, lv in enumerate(scn.levers):
         if lv.basis is not None:
             yield ("levers", k, "basis"), lv.basis
@@ -106,7 +110,7 @@ def check(scn: Scenario) -> list[Finding]:
             out.append((("actors", k), f"actor {a.id!r} has no capability (give one on the "
                                        "actor or on each of its entries)"))
 
-    for path, b in _bases(scn):
+    for path, b in bases(scn):
         if isinstance(b, (Evidence, Data)) and b.source not in sources:
             out.append(((*path, "source"), f"unknown source {b.source!r} (not in metadata.sources)"))
 

@@ -26,10 +26,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from ..errors import InputError, Problem
-from .schema import Basis, Evidence, Scenario, Source, Value
+from .check import bases, valued_fields
+from .schema import Evidence, Scenario, Source
 
 _SINGLE = dict.fromkeys(map(ord, "\u2018\u2019\u201a\u201b\u2032`"), "'")
 _DOUBLE = dict.fromkeys(map(ord, "\u201c\u201d\u201e\u201f\u2033"), '"')
@@ -79,33 +79,6 @@ def _field_name(path: tuple) -> str:
     return out
 
 
-def _values(scn: Scenario) -> Iterator[tuple[tuple, str, Value | None]]:
-    """Every number of the scenario that needs a basis: (path, what, value)."""
-    for k, a in enumerate(scn.actors):
-        yield ("actors", k, "capability"), f"capability of actor {a.id!r}", a.capability
-    for k, i in enumerate(scn.issues):
-        yield ("issues", k, "status_quo"), f"status quo of issue {i.id!r}", i.status_quo
-    for k, e in enumerate(scn.entries):
-        for f in ("position", "salience", "capability"):
-            yield ("entries", k, f), f"{f} of {e.actor!r} on {e.issue!r}", getattr(e, f)
-
-
-def _bases(scn: Scenario) -> Iterator[tuple[tuple, Basis]]:
-    """Every basis given anywhere in the scenario, with the path of its field."""
-    for path, _, v in _values(scn):
-        if v is not None and v.basis is not None:
-            yield (*path, "basis"), v.basis
-    for k, lv in enumerate(scn.levers):
-        if lv.basis is not None:
-            yield ("levers", k, "basis"), lv.basis
-        for m, eff in enumerate(lv.effects):
-            if eff.basis is not None:
-                yield ("levers", k, "effects", m, "basis"), eff.basis
-    for k, p in enumerate(scn.plans):
-        if p.basis is not None:
-            yield ("plans", k, "basis"), p.basis
-
-
 def missing_basis(scn: Scenario) -> list[EvidenceFinding]:
     """Every capability, status quo, position, salience, lever and plan without a basis.
 
@@ -114,7 +87,7 @@ def missing_basis(scn: Scenario) -> list[EvidenceFinding]:
     covered by the lever's basis.
     """
     out = []
-    for path, what, v in _values(scn):
+    for path, what, v in valued_fields(scn):
         if v is not None and v.basis is None:
             out.append(EvidenceFinding(_field_name((*path, "basis")), f"{what} has no basis"))
     for k, lv in enumerate(scn.levers):
@@ -143,7 +116,7 @@ def check_evidence(scn: Scenario, sources_dir: str | os.PathLike) -> list[Eviden
     sources: dict[str, Source] = {s.id: s for s in scn.metadata.sources}
     texts: dict[str, tuple[str, str]] = {}  # file -> (status, normalised text)
     out: list[EvidenceFinding] = []
-    for path, basis in _bases(scn):
+    for path, basis in bases(scn):
         if isinstance(basis, Evidence):
             problem = _quote_problem(basis, sources, folder, texts)
             if problem is not None:
