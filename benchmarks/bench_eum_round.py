@@ -1,7 +1,11 @@
 """Where an EUM round spends its time: each step of the batched round, numpy and JAX.
 
 One tile of random 20-actor runs (512 for JAX, its tile size; 256 for numpy),
-each step timed alone (JAX: jit-compiled, after a warm-up call), in one run:
+in one run: the whole round through the backend's own driver (as sweeps call
+it, with the median of the new positions), then each step timed alone (JAX:
+jit-compiled, after a warm-up call; compiled alone, a step misses the
+round's storage hints (see ``backend._JaxNamespace.stored``), so the steps add up
+to more than the whole round):
 
     python benchmarks/bench_eum_round.py
     python benchmarks/bench_eum_round.py --actors 40 --backends numpy
@@ -41,9 +45,15 @@ def main() -> None:
         mu = K.median_position(np, x, c * s)
         p = K.probabilities(np, x, c, s, r, delta, prob=opts.prob)
         e_ij, e_ji = K.expected_utilities(np, x, s, r, mu, p, delta, opts)
+        print(f"\n{name}: {b} runs of {n} actors per call")
+        print("| step | ms per call | run-rounds/s |\n|---|---:|---:|")
+        be.eum_rounds(x, c, s, lo, delta, n_rounds=1, opts=opts, delta_fixed=True)
+        t0 = time.perf_counter()
+        for _ in range(a.repeat):
+            be.eum_rounds(x, c, s, lo, delta, n_rounds=1, opts=opts, delta_fixed=True)
+        dt = (time.perf_counter() - t0) / a.repeat
+        print(f"| whole round (backend driver) | {dt * 1e3:.2f} | {b / dt:,.0f} |")
         steps = {
-            "whole round": (lambda x, c, s, lo, d: K.eum_round(xp, x, c, s, lo, d, opts).position,
-                            (x, c, s, lo, delta)),
             "risk exponents (votes at r = 1)": (
                 lambda x, c, s, mu, lo, d: K.risk_exponents(xp, x, c, s, mu, lo, d, opts)[0],
                 (x, c, s, mu, lo, delta)),
@@ -56,8 +66,6 @@ def main() -> None:
             "offers": (lambda x, a_, b_, d: K.offers(xp, x, a_, b_, d, opts),
                        (x, e_ij, e_ji, delta)),
         }
-        print(f"\n{name}: {b} runs of {n} actors per call")
-        print("| step | ms per call | run-rounds/s |\n|---|---:|---:|")
         for label, (fn, args) in steps.items():
             if name == "jax":
                 import jax

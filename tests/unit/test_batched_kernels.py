@@ -135,6 +135,20 @@ def test_batched_eum_equals_model_run_by_run(optd):
         assert res.cycle_length[b] == (run.info["cycle_length"] or 0)
 
 
+def test_cycle_hashes_only_prefilter(monkeypatch):
+    """With every key hashing alike, the stops are still the exact-key ones."""
+    x, c, s = _random_batch(3, 60, 7)
+    st_ = _settings(EUMOptions(cycle_forecast="cycle_mean"))
+    exact = kb.run_eum_batch(x, c, s, st_, "numpy")
+    assert (exact.stop == kb.CYCLE).any() and (exact.stop != kb.CYCLE).any()
+    monkeypatch.setattr(kb, "_hash_keys", lambda key: np.zeros(len(key), dtype=np.uint64))
+    colliding = kb.run_eum_batch(x, c, s, st_, "numpy")
+    np.testing.assert_array_equal(colliding.stop, exact.stop)
+    np.testing.assert_array_equal(colliding.rounds, exact.rounds)
+    np.testing.assert_array_equal(colliding.cycle_length, exact.cycle_length)
+    np.testing.assert_array_equal(colliding.forecast, exact.forecast)
+
+
 def test_batched_eum_handles_no_disagreement_and_one_actor():
     x = np.array([[30.0, 30.0, 30.0], [10.0, 50.0, 90.0]])
     c = np.ones_like(x)

@@ -108,31 +108,34 @@ def _jax():
 
 
 class _JaxNamespace:
-    """``jax.numpy`` with one product and the power rewritten for XLA on CPU.
+    """``jax.numpy`` with the product and storage rewritten for XLA on CPU.
 
     The vote table is a vector–matrix product per run, ``w (…, 1, n) @ V
     (…, n, n²)``, with ``V`` the flattened (…, n, n, n) tensor of positive
     vote differences.  XLA on CPU emits a dot that needs ``V`` in memory
     (0.26 MB per run at n = 32).  Written as a multiply and a sum over the
-    un-flattened tensor it becomes one loop that never stores ``V``; the
-    optimisation barrier keeps the (…, n, n) result in memory, because XLA
-    would otherwise recompute the O(n³) sum in each of its consumers.  The
+    un-flattened tensor it becomes one loop that never stores ``V``.  The
     arithmetic is the same sum of the same products, in another order.
+    ``one``: a traced 1.0 (see :meth:`stored`); without it nothing is stored.
     """
 
-    def __init__(self, jax, jnp):
+    def __init__(self, jax, jnp, one=None):
         self._jax = jax
         self._jnp = jnp
+        self._one = one
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._jnp, name)
 
-    def power(self, base, exponent):
-        # Every base here is ≥ 0 and every exponent > 0 (risk exponents lie in
-        # [1/2, 2]).  exp(r·log b) is 1.6x faster than XLA's general pow on CPU
-        # and differs from it by about 1e-15 relative; log(0) = −inf gives 0.
-        jnp = self._jnp
-        return jnp.exp(exponent * jnp.log(base))
+    def stored(self, arrays):
+        # See stakes.kernels.eum._stored.  XLA on CPU drops optimization
+        # barriers before fusion, but it does not duplicate a division into
+        # several consumers: dividing by ``one``, a runtime argument equal to 1
+        # that it cannot fold, stores the arrays and leaves every value exact
+        # (x / 1 = x in IEEE arithmetic).  An EUM round runs about 1.3x faster.
+        if self._one is None:
+            return arrays
+        return tuple(a / self._one for a in arrays)
 
     def matmul(self, a, b):
         jnp = self._jnp
@@ -140,8 +143,7 @@ class _JaxNamespace:
         if a.shape[-2] == 1 and a.shape[-1] == n and b.shape[-1] == n * n:
             b4 = jnp.reshape(b, b.shape[:-1] + (n, n))
             out = jnp.sum(a[..., 0, :, None, None] * b4, axis=-3)
-            out = jnp.reshape(out, out.shape[:-2] + (1, n * n))
-            return self._jax.lax.optimization_barrier(out)
+            return jnp.reshape(out, out.shape[:-2] + (1, n * n))
         return jnp.matmul(a, b)
 
 
@@ -185,42 +187,47 @@ class Backend:
 def _numpy_rounds(x, c, s, lo, delta, n_rounds, opts, delta_fixed):
     w = c * s
     pos, med = [], []
+    mu = None  # each round's median is the one computed after the round before
     for _ in range(n_rounds):
         if not delta_fixed:
             lo = np.min(x, axis=-1)
             delta = np.max(x, axis=-1) - lo
-        x = eum_round(np, x, c, s, lo, delta, opts).position
+        x = eum_round(np, x, c, s, lo, delta, opts, mu=mu).position
+        mu = median_position(np, x, w, tie=opts.median_tie)
         pos.append(x)
-        med.append(median_position(np, x, w, tie=opts.median_tie))
+        med.append(mu)
     return np.stack(pos), np.stack(med)
 
 
 @functools.lru_cache(maxsize=1)
 def _jax_rounds_fn():
     jax, jnp = _jax()
-    ns = _JaxNamespace(jax, jnp)
 
-    def rounds(x, c, s, lo, delta, n_rounds, opts, delta_fixed):
+    def rounds(x, c, s, lo, delta, one, n_rounds, opts, delta_fixed):
+        ns = _JaxNamespace(jax, jnp, one)
         w = c * s
 
         def body(carry, _):
-            x, lo, delta = carry
+            x, mu, lo, delta = carry
             if not delta_fixed:
                 lo = jnp.min(x, axis=-1)
                 delta = jnp.max(x, axis=-1) - lo
-            new = eum_round(ns, x, c, s, lo, delta, opts).position
-            return (new, lo, delta), (new, median_position(ns, new, w, tie=opts.median_tie))
+            new = eum_round(ns, x, c, s, lo, delta, opts, mu=mu).position
+            med = median_position(ns, new, w, tie=opts.median_tie)
+            return (new, med, lo, delta), (new, med)
 
-        _, (pos, med) = jax.lax.scan(body, (x, lo, delta), None, length=n_rounds)
+        mu = median_position(ns, x, w, tie=opts.median_tie)
+        _, (pos, med) = jax.lax.scan(body, (x, mu, lo, delta), None, length=n_rounds)
         return pos, med
 
-    return jax.jit(rounds, static_argnums=(5, 6, 7))
+    return jax.jit(rounds, static_argnums=(6, 7, 8))
 
 
 # Runs per call.  numpy: the (T, n, n, n) vote tensor of a tile stays in cache;
 # JAX: large enough to keep both cores busy, small enough that padding the last
 # tile of a shrinking batch costs little.
 NUMPY_TILE = 256
+_ONE = np.float64(1.0)  # see _JaxNamespace.stored
 JAX_TILE = 512
 JAX_SMALL_TILE = 64
 
@@ -236,6 +243,6 @@ def get_backend(name: str = "auto") -> Backend:
 
     def submit(x, c, s, lo, delta, n_rounds, opts, delta_fixed):
         args = [np.ascontiguousarray(a, dtype=np.float64) for a in (x, c, s, lo, delta)]
-        return fn(*args, n_rounds, opts, delta_fixed)
+        return fn(*args, _ONE, n_rounds, opts, delta_fixed)
 
     return Backend("jax", _JaxNamespace(jax, jnp), submit, JAX_TILE, JAX_SMALL_TILE, True)

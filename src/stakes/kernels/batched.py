@@ -248,6 +248,17 @@ def run_eum_jobs(
             for a, b in zip(offsets[:-1], offsets[1:])]
 
 
+def _hash_keys(key: np.ndarray) -> np.ndarray:
+    """One 64-bit number per row of cycle keys (B, n) -> (B,): a prefilter only.
+
+    A fixed random odd multiplier per column, summed with wrap-around.  Equal
+    rows give equal numbers; a match is then confirmed on the keys themselves,
+    so a collision costs a comparison, never a wrong stop.
+    """
+    mult = np.random.default_rng(2011).integers(1, 2**63, size=key.shape[-1], dtype=np.uint64)
+    return np.sum(key.view(np.uint64) * (mult | np.uint64(1)), axis=-1, dtype=np.uint64)
+
+
 def _finish_pool(be: Backend, p: _Pool, st: EUMSettings, forecast, stop, rounds, cycle,
                  on_done) -> None:
     """Rounds after the restart, each run until its own stopping rule (MODELS.md 2.9).
@@ -257,19 +268,26 @@ def _finish_pool(be: Backend, p: _Pool, st: EUMSettings, forecast, stop, rounds,
     forecast last recorded); after it, a run converges when no position moved
     more than tol·Δ, and cycles when its rounded positions repeat a round
     since the restart.
+
+    The runs still going are compacted after every round; their histories
+    (forecasts, cycle keys) stay where they were written, addressed by each
+    run's ``row``, so that compaction copies (B, n) arrays only.  A repeat is
+    looked for among the rows' 64-bit key hashes and confirmed on the keys.
     """
     span = p.hi - p.lo
     origin = np.min(p.x, axis=-1)
     quantum = np.where(span > 0, CYCLE_QUANTUM * span, 1.0)
     horizon = int(st.max_rounds - p.t0.min()) + 1  # the restart, then each round after it
-    fc_hist = np.full((len(p.x), horizon), np.nan)
+    size = len(p.x)
+    fc_hist = np.full((size, horizon), np.nan)
     fc_hist[:, 0] = p.fc0
-    hist = None
     if st.cycle_detection:
-        hist = np.zeros((len(p.x), horizon, p.x.shape[1]), dtype=np.int64)
-        hist[:, 0] = _keys(p.x, origin, quantum)
+        key_hist = np.zeros((size, horizon, p.x.shape[1]), dtype=np.int64)
+        hash_hist = np.zeros((size, horizon), dtype=np.uint64)
+        key_hist[:, 0] = _keys(p.x, origin, quantum)
+        hash_hist[:, 0] = _hash_keys(key_hist[:, 0])
     state = {"x": p.x, "c": p.c, "s": p.s, "lo": p.lo, "span": span, "t0": p.t0, "out": p.out,
-             "origin": origin, "quantum": quantum, "fc_hist": fc_hist, "hist": hist}
+             "origin": origin, "quantum": quantum, "row": np.arange(size)}
 
     def drop(ended, code, final, at, length):
         idx = state["out"][ended]
@@ -279,8 +297,7 @@ def _finish_pool(be: Backend, p: _Pool, st: EUMSettings, forecast, stop, rounds,
         cycle[idx] = length[ended]
         keep = ~ended
         for name, v in state.items():
-            if v is not None:
-                state[name] = v[keep]
+            state[name] = v[keep]
         if on_done is not None:
             on_done(int(ended.sum()))
 
@@ -291,14 +308,14 @@ def _finish_pool(be: Backend, p: _Pool, st: EUMSettings, forecast, stop, rounds,
         spread = np.max(x, axis=-1) - np.min(x, axis=-1)
         flat = spread == 0.0
         if flat.any():  # no disagreement left: the model stops before the round
-            drop(flat, np.full(len(x), CONVERGED, dtype=np.int8), state["fc_hist"][:, k], k,
+            drop(flat, np.full(len(x), CONVERGED, dtype=np.int8), fc_hist[state["row"], k], k,
                  none)
             if not len(state["x"]):
                 break
             x = state["x"]
             spread = spread[~flat]
             none = none[~flat]
-        c, s, lo, span, t0 = (state[f] for f in ("c", "s", "lo", "span", "t0"))
+        c, s, lo, span, t0, row = (state[f] for f in ("c", "s", "lo", "span", "t0", "row"))
         delta = span if st.delta_fixed else spread
         pos, med = run_rounds(be, x, c, s, lo, span, 1, st.opts, st.delta_fixed)
         new = pos[0]
@@ -307,25 +324,31 @@ def _finish_pool(be: Backend, p: _Pool, st: EUMSettings, forecast, stop, rounds,
             raise FloatingPointError(f"EUM batch ({be.name}): a round produced a "
                                      "non-finite position")
         fc = _forecast(st, new, c, s, med[0])
-        fc_hist = state["fc_hist"]
-        fc_hist[:, k + 1] = fc
+        fc_hist[row, k + 1] = fc
         conv = np.max(np.abs(new - x), axis=-1, initial=0.0) <= st.tol * delta
         length = none
         cyc = np.zeros(len(x), dtype=bool)
         if st.cycle_detection:
-            hist = state["hist"]
             key = _keys(new, state["origin"], state["quantum"])
-            same = np.all(hist[:, : k + 1] == key[:, None, :], axis=-1)
-            cyc = same.any(axis=-1) & ~conv
-            length = np.where(cyc, (k + 1) - np.argmax(same, axis=-1), 0)
-            hist[:, k + 1] = key
+            digest = _hash_keys(key)
+            match = hash_hist[row, : k + 1] == digest[:, None]
+            maybe = np.flatnonzero(match.any(axis=-1) & ~conv)
+            if len(maybe):
+                same = match[maybe] & np.all(key_hist[row[maybe], : k + 1]
+                                             == key[maybe, None, :], axis=-1)
+                hit = same.any(axis=-1)
+                cyc[maybe[hit]] = True
+                length = none.copy()
+                length[maybe[hit]] = (k + 1) - np.argmax(same[hit], axis=-1)
+            key_hist[row, k + 1] = key
+            hash_hist[row, k + 1] = digest
         maxed = (t0 + k + 1 >= st.max_rounds) & ~conv & ~cyc
         final = fc
         if st.cycle_forecast == "cycle_mean" and cyc.any():
             final = fc.copy()
             for ln in np.unique(length[cyc]):
-                rows = cyc & (length == ln)
-                final[rows] = np.mean(fc_hist[rows, k + 2 - ln: k + 2], axis=1)
+                sel = cyc & (length == ln)
+                final[sel] = np.mean(fc_hist[row[sel], k + 2 - ln: k + 2], axis=1)
         state["x"] = new
         ended = conv | cyc | maxed
         if ended.any():
