@@ -24,6 +24,7 @@ This module imports nothing but numpy (and, through the backend, JAX).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
@@ -255,8 +256,16 @@ def _hash_keys(key: np.ndarray) -> np.ndarray:
     rows give equal numbers; a match is then confirmed on the keys themselves,
     so a collision costs a comparison, never a wrong stop.
     """
-    mult = np.random.default_rng(2011).integers(1, 2**63, size=key.shape[-1], dtype=np.uint64)
-    return np.sum(key.view(np.uint64) * (mult | np.uint64(1)), axis=-1, dtype=np.uint64)
+    return np.sum(key.view(np.uint64) * _hash_multipliers(key.shape[-1]), axis=-1,
+                  dtype=np.uint64)
+
+
+@functools.lru_cache(maxsize=None)
+def _hash_multipliers(n: int) -> np.ndarray:
+    mult = np.random.default_rng(2011).integers(1, 2**63, size=n, dtype=np.uint64)
+    mult |= np.uint64(1)
+    mult.flags.writeable = False
+    return mult
 
 
 def _finish_pool(be: Backend, p: _Pool, st: EUMSettings, forecast, stop, rounds, cycle,

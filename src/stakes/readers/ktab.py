@@ -38,6 +38,7 @@ from xml.parsers import expat
 import numpy as np
 
 from stakes.errors import InputError, ProblemList
+from stakes.kernels.smp import CHOICES, KTAB_NAMES
 
 __all__ = [
     "KtabActor",
@@ -55,15 +56,7 @@ __all__ = [
 #: The nine SMP parameters by their KTAB names, with the allowed values in
 #: KTAB's integer order (MODELS.md 3.2).
 KTAB_PARAMETERS: dict[str, tuple[str, ...]] = {
-    "VictoryProbModel": ("Linear", "Square", "Quartic", "Octic", "Binary"),
-    "PCEModel": ("Conditional", "MarkovIncentive", "MarkovUniform"),
-    "StateTransitions": ("Deterministic", "Stochastic"),
-    "VotingRule": ("Binary", "PropBin", "Proportional", "PropCbc", "Cubic", "ASymProsp"),
-    "BigRAdjust": ("None", "OneThird", "Half", "TwoThirds", "Full"),
-    "BigRRange": ("Min", "Mid", "Max"),
-    "ThirdPartyCommit": ("NoCommit", "SemiCommit", "FullCommit"),
-    "InterVecBrgn": ("S1P1", "S2P2", "S2PMax"),
-    "BargnModel": ("InitOnlyInterp", "InitRcvrInterp", "PWCompInterp"),
+    ktab: CHOICES[ours] for ours, ktab in KTAB_NAMES.items()
 }
 
 # KTAB's limits (kmodel.h / smpread.cpp).
