@@ -2,11 +2,13 @@
 
 The quotes are checked against the three source articles kept next to the
 repository (``../shared/seeds``); those tests skip when the folder is absent,
-since the articles are not distributed with the package.
+since the articles are not distributed with the package, except under CI, where
+``STAKES_REQUIRE_SHARED=1`` (set by ``.ci/run``) makes its absence a failure.
 """
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -52,6 +54,9 @@ def scn() -> Scenario:
 @pytest.fixture(scope="module")
 def seeds() -> Path:
     if not SEEDS.is_dir():
+        if os.environ.get("STAKES_REQUIRE_SHARED"):
+            pytest.fail(f"source articles not found at {SEEDS}, and STAKES_REQUIRE_SHARED is "
+                        "set (CI clones ../shared beside the repository)")
         pytest.skip(f"source articles not found at {SEEDS}: the quote check needs the user's "
                     "copies of the three seed articles")
     return SEEDS

@@ -305,11 +305,13 @@ def _quotes(scn):
 
 def _register_command_groups() -> None:
     from .backtest import register as register_backtest
+    from .check import register as register_check
     from .runs import register as register_runs
     from .analysis import register as register_analysis
     from .serve import register as register_serve
 
     register_analysis(app)
+    register_check(app)
     register_runs(app)
     register_backtest(app)
     register_serve(app)

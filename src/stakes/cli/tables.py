@@ -44,8 +44,13 @@ def results_tables(console: Console, scn: Scenario, results: list[Result],
                    detail: bool | None = None) -> None:
     """Per issue: the trajectories (no levers, or ``detail``), else the lever comparison."""
     any_levers = any(r.intervention.kind != "baseline" for r in results)
+    from ..scenario.review import as_of_notice
+
     console.print(f"[bold]{scn.metadata.name}[/bold]"
                   + (f" (as of {scn.metadata.as_of})" if scn.metadata.as_of else ""))
+    notice = as_of_notice(scn)
+    if notice:
+        console.print(notice, markup=False, style="yellow")
     if any_levers and not detail:
         lever_comparison(console, scn, results)
         console.print("[dim]Trajectories: stakes run --detail; JSON: --format json.[/dim]")

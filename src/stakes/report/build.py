@@ -314,6 +314,22 @@ def lever_effects(scn: "Scenario", document: Mapping[str, Any], issue_id: str,
 # the report
 
 
+def _dated(scn: Scenario, created_at: str | None) -> str:
+    """The scenario's age notice, judged at the run's date (today when unknown)."""
+    import datetime as dt
+
+    from ..scenario.review import as_of_notice
+
+    day = None
+    if created_at:
+        try:
+            day = dt.date.fromisoformat(created_at[:10])
+        except ValueError:
+            day = None
+    notice = as_of_notice(scn, day)
+    return f". {notice[0].upper()}{notice[1:]}" if notice else ""
+
+
 def build_report(
     scn: "Scenario",
     document: Mapping[str, Any],
@@ -333,7 +349,8 @@ def build_report(
         subtitle=(f"Run {header['id']}" if header.get("id") else "Run")
         + (f", {header['created_at'][:19].replace('T', ' ')} UTC" if header.get("created_at")
            else "")
-        + (f"; scenario as of {scn.metadata.as_of}" if scn.metadata.as_of else ""),
+        + (f"; scenario as of {scn.metadata.as_of}" if scn.metadata.as_of else "")
+        + _dated(scn, header.get("created_at")),
         header=header,
         forecasts=forecast_table(scn, document),
         evidence=evidence_table(scn),
