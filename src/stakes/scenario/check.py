@@ -54,6 +54,10 @@ def bases(scn: Scenario) -> Iterator[tuple[Path, Basis]]:
     for path, _, b in structure_bases(scn):
         if b is not None:
             yield (*path, "basis"), b
+    for part, items in (("levers", scn.levers), ("plans", scn.plans)):
+        for k, item in enumerate(items):
+            if item.feasibility_basis is not None:
+                yield (part, k, "feasibility_basis"), item.feasibility_basis
 
 
 def structure_bases(scn: Scenario) -> Iterator[tuple[Path, str, Basis | None]]:
@@ -166,9 +170,6 @@ def check(scn: Scenario) -> list[Finding]:
                 ref = getattr(eff, f)
                 if ref is not None and ref not in actors:
                     out.append(((*path, f), f"unknown actor {ref!r}"))
-            if eff.add_actor in actors and actors[eff.add_actor].present:
-                out.append(((*path, "add_actor"),
-                            f"actor {eff.add_actor!r} is already present (set present: false)"))
             for n, iss in enumerate(eff.issues or []):
                 if iss not in issues:
                     out.append(((*path, "issues", n), f"unknown issue {iss!r}"))

@@ -40,6 +40,17 @@ def review(scn: Scenario) -> list[EvidenceFinding]:
     for path, what, b in structure_bases(scn):
         if b is None:
             out.append(EvidenceFinding(_field_name((*path, "basis")), f"{what} has no basis"))
+    present = {a.id for a in scn.actors if a.present}
+    for k, lv in enumerate(scn.levers):
+        for m, eff in enumerate(lv.effects):
+            if eff.add_actor in present:
+                out.append(EvidenceFinding(
+                    _field_name(("levers", k, "effects", m, "add_actor")),
+                    f"lever {lv.id!r} brings in {eff.add_actor!r}, which is already present: "
+                    "the effect does nothing (drop it, or set the actor's present: false)"))
+        if lv.feasibility in ("doubtful", "infeasible") and lv.feasibility_basis is None:
+            out.append(EvidenceFinding(_field_name(("levers", k, "feasibility_basis")),
+                                       f"lever {lv.id!r} is {lv.feasibility} without a basis"))
     for path, b in bases(scn):
         if isinstance(b, Judgment) and not is_sentence(b.rationale):
             out.append(EvidenceFinding(

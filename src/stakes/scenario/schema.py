@@ -341,11 +341,20 @@ class Effect(_Strict):
         return self
 
 
+Feasibility = Literal["feasible", "doubtful", "infeasible"]
+
+
 class Lever(_Strict):
+    """A policy and its effects.  ``feasibility`` records what the proposing texts say
+    of it (``doubtful``, ``infeasible``), with its basis; such a lever still runs, so
+    that its effect can be seen, and reports mark it."""
+
     id: Id
     name: str = Field(min_length=1)
     description: str | None = None
     basis: Basis | None = None
+    feasibility: Feasibility | None = None
+    feasibility_basis: Basis | None = None
     round: int = Field(0, ge=0, le=10_000, description="Round before which it applies.")
     effects: list[Effect] = Field(min_length=1)
 
@@ -360,6 +369,8 @@ class Plan(_Strict):
     name: str = Field(min_length=1)
     description: str | None = None
     basis: Basis | None = None
+    feasibility: Feasibility | None = None
+    feasibility_basis: Basis | None = None
     steps: list[PlanStep] = Field(min_length=1)
 
 
