@@ -169,6 +169,8 @@ def register(app: typer.Typer) -> None:
 
 def expectations_table(scn, verdicts, models: list[str]) -> None:
     """One row per expectation, one column per model: met / FAILED with the forecast."""
+    for ex in scn.expectations:
+        out.print(f"expectation {ex.id}: {ex.describe()}", markup=False, highlight=False)
     t = Table(title="expectations (written before the models were run)", title_justify="left")
     t.add_column("expectation", overflow="fold")
     for m in models:
@@ -187,6 +189,6 @@ def expectations_table(scn, verdicts, models: list[str]) -> None:
             mark = "met" if v.status == "met" else "[red]FAILED[/red]"
             num = v.forecast if ex.direction is None else v.forecast - v.baseline
             cells.append(f"{mark} {num:+.1f}" if ex.direction else f"{mark} {num:.1f}")
-        t.add_row(f"{ex.id}: {ex.describe()}", *cells)
+        t.add_row(ex.id, *cells)
     out.print(t)
     err.print(f"expectations: {met} met, {failed} failed (model × expectation)", markup=False)
