@@ -54,7 +54,7 @@ def test_page_has_every_block(committed: str) -> None:
 
 
 BLOCKS = ["dated", "summary", "sources", "bases", "actors", "issues", "channels", "levers",
-          "plans", "expectations", "results", "findings"]
+          "plans", "expectations", "results", "findings", "tipping"]
 
 
 @pytest.mark.parametrize("name", BLOCKS)

@@ -167,10 +167,11 @@ def register(app: typer.Typer) -> None:
             out.print(t)
 
 
-def expectations_table(scn, verdicts, models: list[str]) -> None:
+def expectations_table(scn, verdicts, models: list[str], console=None) -> None:
     """One row per expectation, one column per model: met / FAILED with the forecast."""
+    out_ = console or out
     for ex in scn.expectations:
-        out.print(f"expectation {ex.id}: {ex.describe()}", markup=False, highlight=False)
+        out_.print(f"expectation {ex.id}: {ex.describe()}", markup=False, highlight=False)
     t = Table(title="expectations (written before the models were run)", title_justify="left")
     t.add_column("expectation", overflow="fold")
     for m in models:
@@ -190,5 +191,5 @@ def expectations_table(scn, verdicts, models: list[str]) -> None:
             num = v.forecast if ex.direction is None else v.forecast - v.baseline
             cells.append(f"{mark} {num:+.1f}" if ex.direction else f"{mark} {num:.1f}")
         t.add_row(ex.id, *cells)
-    out.print(t)
+    out_.print(t)
     err.print(f"expectations: {met} met, {failed} failed (model × expectation)", markup=False)

@@ -152,6 +152,21 @@ def run(
 
         console = Console(file=open(output, "w", encoding="utf-8"), width=140) if output else out
         results_tables(console, scn, results, detail)
+        _expectations(scn, results, models, console)
+
+
+def _expectations(scn, results, models: list[str], console=None) -> None:
+    """The scenario's expectations that these runs can judge, per model."""
+    from ..scenario.review import evaluate
+    from .check import expectations_table
+
+    ran = [m for m in models if any(r.model == m for r in results)]
+    verdicts = [v for v in evaluate(scn, results, ran) if v.status != "not run"]
+    if verdicts:
+        judged = {v.expectation.id for v in verdicts}
+        shown = scn.model_copy(update={
+            "expectations": [ex for ex in scn.expectations if ex.id in judged]})
+        expectations_table(shown, verdicts, ran, console)
 
 
 def _emit(text: str, output: Path | None) -> None:
@@ -187,6 +202,7 @@ def levers(
         sys.stdout.write(json.dumps(lever_effects(results), indent=2, allow_nan=False) + "\n")
     elif fmt == "table":
         lever_comparison(out, scn, results)
+        _expectations(scn, results, models)
     else:
         raise OptionError(f"--format {fmt!r}: expected table or json")
 

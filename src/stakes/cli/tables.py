@@ -33,7 +33,9 @@ def _issue_title(issue) -> str:
     sc = issue.scale
     ends = f"{_fmt(sc.min)} = {sc.min_label or 'min'} … {_fmt(sc.max)} = {sc.max_label or 'max'}"
     sq = f"; status quo {_fmt(issue.status_quo.value)}" if issue.status_quo else ""
-    return f"[bold]{issue.name}[/bold] [dim]({issue.id}; {ends}{sq})[/dim]"
+    who = (f"; decided by {', '.join(m.actor for m in issue.arena.authority)}"
+           if issue.arena is not None else "")
+    return f"[bold]{issue.name}[/bold] [dim]({issue.id}; {ends}{sq}{who})[/dim]"
 
 
 def _short_list(names: list[str], limit: int = 5) -> str:

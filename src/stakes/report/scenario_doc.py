@@ -39,6 +39,10 @@ from ..scenario.arrays import capability_of
 from ..scenario.schema import Change, Data, Effect, Evidence, Scenario, Value, basis_kind
 
 RESULT_MODELS = ("eum", "compromise", "median", "smp", "exchange")
+#: Joint models whose sensitivity to single actors the ``tipping`` block measures.
+JOINT_MODELS = ("smp", "exchange")
+#: A baseline shift above this many scale points, when one actor is left out, is reported.
+TIP_ABOVE = 10.0
 #: Baseline forecasts of all models within this many scale points count as agreeing.
 AGREE_WITHIN = 15.0
 #: A forecast within this distance of the dominant decider's position restates the arena.
@@ -424,9 +428,10 @@ def findings_block(scn: Scenario, models: Sequence[str] = RESULT_MODELS) -> str:
 
     A baseline result is stated as a finding only when (1) every model's forecast lies
     within :data:`AGREE_WITHIN` points of the others, (2) every model meets the issue's
-    baseline expectations, and (3) it is not mechanical: not every forecast sits within
-    :data:`MECHANICAL_WITHIN` of the position of the actor with the most capability on
-    the issue (the arena's dominant decider), in which case it restates the arena.
+    baseline expectations, (3) no single actor left out moves a joint model there by more
+    than :data:`TIP_ABOVE` points, and (4) it is not mechanical: not every forecast sits
+    within :data:`MECHANICAL_WITHIN` of the position of the actor with the most capability
+    on the issue (the arena's dominant decider), in which case it restates the arena.
     Otherwise the block says which of these fails.
     """
     from ..results import baseline_forecasts
@@ -434,6 +439,12 @@ def findings_block(scn: Scenario, models: Sequence[str] = RESULT_MODELS) -> str:
 
     base = baseline_forecasts(_runs(scn, tuple(models)))
     verdicts = _verdicts(scn, models)
+    tipped: dict[str, list[tuple[str, str, float]]] = {}
+    for m, rows in _tips(scn, [m for m in JOINT_MODELS if m in models]).items():
+        for actor, iss, v in rows:
+            # leaving out a holder of formal authority should move the result
+            if _role(scn, actor, iss) != "authority":
+                tipped.setdefault(iss, []).append((m, actor, v))
     lines = []
     for issue in scn.issues:
         fc = {m: base[(m, issue.id)] for m in models if (m, issue.id) in base}
@@ -456,6 +467,12 @@ def findings_block(scn: Scenario, models: Sequence[str] = RESULT_MODELS) -> str:
         elif spread > AGREE_WITHIN:
             lines.append(f"{head} The models disagree (spread {spread:.1f} points); no "
                          "finding is stated.")
+        elif tipped.get(issue.id):
+            who = ", ".join(f"{m} by {v:.1f} without `{a}`"
+                            for m, a, v in sorted(tipped[issue.id], key=lambda t: -t[2])[:3])
+            lines.append(f"{head} The models agree (spread {spread:.1f} points) but an actor "
+                         f"without authority here tips a joint model: {who}; no finding is "
+                         "stated.")
         elif mechanical:
             lines.append(f"{head} Mechanical: every forecast is the position of "
                          f"`{top_id}` ({top_pos:g}), the actor with the most capability here "
@@ -486,6 +503,71 @@ def findings_block(scn: Scenario, models: Sequence[str] = RESULT_MODELS) -> str:
     return "\n".join(out)
 
 
+def _role(scn: Scenario, actor: str, issue_id: str) -> str:
+    arena = scn.issue(issue_id).arena
+    if arena is None:
+        return "—"
+    if any(m.actor == actor for m in arena.authority):
+        return "authority"
+    return "influence" if any(m.actor == actor for m in arena.influence) else "other"
+
+
+_TIPS: dict[tuple, dict] = {}
+
+
+def _tips(scn: Scenario, models: Sequence[str] = JOINT_MODELS) -> dict:
+    """{model: [(actor, issue, shift)]}: baseline shifts above :data:`TIP_ABOVE` when one
+    present actor is left out (each in turn), computed once per page."""
+    import numpy as np
+
+    from ..engine import run_scenario
+
+    key = (scn.model_dump_json(), tuple(models))
+    if key in _TIPS:
+        return _TIPS[key]
+    out: dict[str, list] = {}
+    for m in models:
+        base = run_scenario(scn, [m], seed=RESULT_SEED)[0].run
+        out[m] = []
+        for a in (a for a in scn.actors if a.present):
+            without = scn.model_copy(update={"actors": [
+                x.model_copy(update={"present": False}) if x.id == a.id else x
+                for x in scn.actors]})
+            run = run_scenario(without, [m], seed=RESULT_SEED)[0].run
+            shift = np.abs(np.asarray(run.forecast) - np.asarray(base.forecast))
+            out[m] += [(a.id, iss, float(v)) for iss, v in zip(base.issue_ids, shift)
+                       if v > TIP_ABOVE]
+    _TIPS.clear()
+    _TIPS[key] = out
+    return out
+
+
+def tipping_block(scn: Scenario, models: Sequence[str] = JOINT_MODELS) -> str:
+    """For each joint model, the actors whose absence moves a baseline forecast by more than
+    :data:`TIP_ABOVE` points: the model is run once with every present actor and once
+    without each (as ``stakes stability`` does over an ensemble)."""
+    tips = _tips(scn, models)
+    n = sum(a.present for a in scn.actors)
+    lines = []
+    for m in models:
+        worst: dict[str, tuple[str, float]] = {}
+        for actor, iss, v in tips[m]:
+            if actor not in worst or v > worst[actor][1]:
+                worst[actor] = (iss, v)
+        rows = []
+        for actor, (iss, v) in sorted(worst.items(), key=lambda kv: -kv[1][1]):
+            cap = scn.actor(actor).capability
+            rows.append([f"`{actor}`", _num(cap.value) if cap else "—", f"`{iss}`", f"{v:.1f}",
+                         "yes" if scn.entry(actor, iss) is not None else "**no**",
+                         _role(scn, actor, iss)])
+        lines += ["", f"**{m}**: {len(rows)} of {n} actors move a forecast by more than "
+                  f"{TIP_ABOVE:g} points when left out.", ""]
+        if rows:
+            lines += _table(["left out", "capability", "issue moved most", "shift",
+                             "has a stance there", "role there"], rows)
+    return "\n".join(lines).lstrip("\n")
+
+
 BLOCKS: dict[str, Callable[[Scenario], str]] = {
     "summary": summary_block,
     "dated": dated_block,
@@ -499,6 +581,7 @@ BLOCKS: dict[str, Callable[[Scenario], str]] = {
     "channels": channels_block,
     "expectations": expectations_block,
     "findings": findings_block,
+    "tipping": tipping_block,
 }
 
 
