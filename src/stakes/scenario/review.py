@@ -133,7 +133,13 @@ def judge(ex: Expectation, forecast: float | None, baseline: float | None) -> St
 
 def evaluate(scn: Scenario, results: Iterable, models: Iterable[str]) -> list[Verdict]:
     """Every expectation of ``scn`` against every model in ``models`` (engine results)."""
-    fc = _forecasts(results)
+    return evaluate_forecasts(scn, _forecasts(results), models)
+
+
+def evaluate_forecasts(scn: Scenario, fc: dict[tuple[str, str, str], float],
+                       models: Iterable[str]) -> list[Verdict]:
+    """The same from forecasts keyed by (model, intervention label, issue), e.g. those of
+    a stored run document."""
     out = []
     for ex in scn.expectations:
         for m in models:
