@@ -342,3 +342,43 @@ def test_check_command_exit_codes(tmp_path):
     bad.write_text(BASE.replace("shows: statement", "shows: recommendation"))
     res = CliRunner().invoke(app, ["check", str(bad)], catch_exceptions=False)
     assert res.exit_code == 2 and "recommendation" in res.output
+
+
+_ids = st.sampled_from(["a", "b", "c", "d", "e"])
+_rule = st.fixed_dictionaries({"between": st.lists(_ids, min_size=1, max_size=3)},
+                              optional={"and": st.lists(_ids, min_size=1, max_size=3)})
+
+
+@given(st.sampled_from(["open", "closed"]), st.lists(_rule, max_size=3),
+       st.lists(_rule, max_size=3), st.permutations(["a", "b", "c", "d", "e"]))
+@settings(max_examples=150, deadline=None)
+def test_channel_masks_are_symmetric_and_follow_the_rules(default, closed, opened, order):
+    from stakes.models.base import ChannelMask
+    from stakes.scenario.schema import Channels
+
+    ch = Channels.model_validate({"default": default, "closed": closed, "open": opened})
+    shut = ch.closed_pairs(order)
+    m = ChannelMask(shut).mask(order)
+    assert (m == m.T).all() and m.diagonal().all()
+    opened_pairs = {frozenset(p) for r in ch.open for p in r.pairs()}
+    for i, a in enumerate(order):
+        for j, b in enumerate(order):
+            if a == b:
+                continue
+            pair = frozenset((a, b))
+            if pair in opened_pairs:
+                assert m[i, j]  # open rules come last
+            assert m[i, j] == (pair not in shut)
+
+
+def test_run_reports_note_each_expectation():
+    from stakes.report.build import build_report
+    from stakes.results import to_document
+
+    scn = load("expectations: [{id: low, issue: x, max: 20, reason: r}]\n")
+    res = run_scenario(scn, ["compromise", "median"])
+    rep = build_report(scn, to_document(scn, res),
+                       header={"id": "r1", "created_at": "2026-12-05T08:00:00"})
+    (note,) = [n for n in rep.notes if n.startswith("Expectation low")]
+    assert "FAILED by compromise" in note
+    assert "years ago" in rep.subtitle and "2023-11-27" in rep.subtitle
