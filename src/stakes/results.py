@@ -4,7 +4,7 @@ JSON contract (kept stable; documented in the README)::
 
     {"stakes_version": str,
      "scenario": {"name": str, "description": str|null, "as_of": str|null,
-                  "issues": [str], "actors": [str]},
+                  "as_of_notice": str|null, "issues": [str], "actors": [str]},
      "results": [{"model": str, "issue": str, "options": {...},
                   "lever": str|null, "plan": str|null,
                   "rounds": [{"round": int, "positions": {actor_id: number},
