@@ -382,3 +382,19 @@ def test_run_reports_note_each_expectation():
     (note,) = [n for n in rep.notes if n.startswith("Expectation low")]
     assert "FAILED by compromise" in note
     assert "years ago" in rep.subtitle and "2023-11-27" in rep.subtitle
+
+
+def test_bracketed_text_is_printed_as_written(tmp_path):
+    text = BASE.replace(f'rationale: "{SENTENCE}"', 'rationale: "[bold]x[/bold] y"', 1)
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    res = CliRunner().invoke(app, ["check", str(path), "--no-run"], catch_exceptions=False)
+    assert res.exit_code == 1 and "'[bold]x[/bold] y'" in res.output
+    res = CliRunner().invoke(app, ["diff", str(path), str(path),
+                                   "--no-run"], catch_exceptions=False)
+    assert res.exit_code == 0
+    other = tmp_path / "o.yaml"
+    other.write_text(BASE)
+    res = CliRunner().invoke(app, ["diff", str(other), str(path), "--no-run"],
+                             catch_exceptions=False)
+    assert res.exit_code == 0 and "[bold]x[/bold]" in res.output

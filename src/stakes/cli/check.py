@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from ..errors import OptionError
 
@@ -101,7 +103,7 @@ def register(app: typer.Typer) -> None:
                 raise OptionError(f"--sources {sources}: not a folder")
             findings = check_evidence(scn, sources) + findings
         for f in findings:
-            out.print(f"[red]problem[/red] {f}", highlight=False)
+            out.print(f"[red]problem[/red] {escape(str(f))}", highlight=False)
         for issue in scn.issues:
             rows = arena_rows(scn, issue.id)
             if rows:
@@ -151,8 +153,8 @@ def register(app: typer.Typer) -> None:
         t = Table(title=f"{len(ch)} changed values", title_justify="left")
         for col in ("what", "old", "new", "old basis", "new basis"):
             t.add_column(col, overflow="fold")
-        for c in ch:
-            t.add_row(c.what, c.old, c.new, c.old_basis, c.new_basis)
+        for c in ch:  # quotes and rationales are shown as written, never as markup
+            t.add_row(*(Text(x) for x in (c.what, c.old, c.new, c.old_basis, c.new_basis)))
         out.print(t)
         if run_models:
             models = _models(model, DEFAULT_MODELS)
