@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import textwrap
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -109,9 +110,10 @@ def register(app: typer.Typer) -> None:
             if rows:
                 deciders = ", ".join(r.actor for r in rows if r.role == "authority")
                 infl = ", ".join(f"{r.actor} ×{r.weight:g}" for r in rows if r.role == "influence")
-                out.print(f"arena {issue.id}: decided by {deciders}"
-                          + (f"; influence: {infl}" if infl else "")
-                          + f"; others ×{issue.arena.others:g}", markup=False)
+                line = (f"arena {issue.id}: decided by {deciders}"
+                        + (f"; influence: {infl}" if infl else "")
+                        + f"; others ×{issue.arena.others:g}")
+                out.print(textwrap.fill(line, 100, subsequent_indent="    "), markup=False)
         if scn.channels is not None:
             shut = scn.channels.closed_pairs(a.id for a in scn.actors)
             out.print(f"channels: default {scn.channels.default}, {len(shut)} pairs of actors "
@@ -173,7 +175,8 @@ def expectations_table(scn, verdicts, models: list[str], console=None) -> None:
     """One row per expectation, one column per model: met / FAILED with the forecast."""
     out_ = console or out
     for ex in scn.expectations:
-        out_.print(f"expectation {ex.id}: {ex.describe()}", markup=False, highlight=False)
+        out_.print(textwrap.fill(f"expectation {ex.id}: {ex.describe()}", 100,
+                                 subsequent_indent="    "), markup=False, highlight=False)
     t = Table(title="expectations (written before the models were run)", title_justify="left")
     t.add_column("expectation", overflow="fold")
     for m in models:

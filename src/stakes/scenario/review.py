@@ -74,9 +74,9 @@ def as_of_notice(scn: Scenario, today: dt.date | None = None) -> str | None:
     if days <= STALE_AFTER_DAYS:
         return None
     years = days / 365.25
-    return (f"notice: this scenario describes the situation as of {as_of.isoformat()}, "
-            f"{years:.1f} years ago; later events are not in it (see docs/formats.md, "
-            "'Updating a scenario').")
+    # one line of at most 100 columns
+    return (f"notice: as of {as_of.isoformat()} ({years:.1f} years ago); later events are not "
+            "in it (formats: Updating a scenario)")
 
 
 # -- expectations ----------------------------------------------------------
