@@ -42,6 +42,15 @@ def reports_errors(fn: Callable) -> Callable:
             for line in exc.lines():
                 err.print(f"error: {line}", markup=False)
             raise typer.Exit(exc.exit_code) from None
+        except ImportError as exc:
+            # An optional part of stakes that is not installed (stakes.extras).
+            from ..extras import missing_extra
+
+            missing = missing_extra(exc)
+            if missing is None:
+                raise
+            err.print(f"error: {missing}", markup=False)
+            raise typer.Exit(missing.exit_code) from None
 
     return wrapper
 

@@ -48,7 +48,10 @@ def jax_available() -> bool:
         return True
     import importlib.util
 
-    return importlib.util.find_spec("jax") is not None
+    try:
+        return importlib.util.find_spec("jax") is not None
+    except (ImportError, ValueError):  # a broken or half-removed install counts as absent
+        return False
 
 
 def resolve(name: str) -> str:
