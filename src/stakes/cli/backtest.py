@@ -64,6 +64,22 @@ def deu3(
     seed: int = typer.Option(0, "--seed", help="Seed of the folds and the model generators."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1,
                                        help="Processes (default: one per CPU)."),
+    issues: Optional[int] = typer.Option(
+        None, "--issues", min=1, help="Only the first N scored issues (whole proposals)."),
+    fold: Optional[int] = typer.Option(
+        None, "--fold", min=0, help="Only the issues of fold K of the proposal-grouped folds "
+        "(--folds, --seed); the combinations are then cross-validated within it."),
+    cache: Optional[Path] = typer.Option(
+        None, "--cache", help="Folder keeping per-issue model forecasts between runs (keyed "
+        "by the model code, data file, model, options, capability and seed)."),
+    holdout: Optional[Path] = typer.Option(
+        None, "--holdout", help="Pre-registered held-out set (JSON with an 'issues' list, as "
+        "preregistered/deu3-holdout.json): left out of every fit and every out-of-fold score."),
+    distributions: bool = typer.Option(
+        True, "--distributions/--no-distributions", help="Predictive distributions, their "
+        "calibration and the comparisons with the vote-weighted compromise."),
+    progress: bool = typer.Option(True, "--progress/--no-progress",
+                                  help="Progress bar on standard error (when a terminal)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, markdown, json or csv "
                             "(csv: the long accuracy table)."),
     forecasts: Optional[Path] = typer.Option(
@@ -82,7 +98,10 @@ def deu3(
                                        procedure_groups, procedure_table, skipped_lines,
                                        stack_rows, summary_lines, to_json, to_markdown,
                                        top_weights)
-        from ..backtest.runner import default_models, forecasters_for, run_backtest
+        from ..backtest.cache import ForecastCache, file_hash
+        from ..backtest.holdout import read_holdout
+        from ..backtest.runner import default_models, forecasters_for, run_backtest, subset
+        from .analysis import _progress
         from ..backtest.stacking import grouped_folds
 
         if fmt not in ("table", "markdown", "json", "csv"):
@@ -105,13 +124,17 @@ def deu3(
             names = []
         options = parse_sets(set_, names + ["compromise", "median", "status-quo"])
         fcs = forecasters_for(names, options)
-        data = read_deu3(path)
+        data = subset(read_deu3(path), issues=issues, fold=fold, folds=folds, seed=seed)
+        store = ForecastCache(cache, file_hash(path)) if cache is not None else None
         if not no_stack:  # refuse impossible folds before the models run
             grouped_folds([i.proposal for i in data.scored()], folds, seed)
         t0 = time.perf_counter()
-        run = run_backtest(data, fcs, caps, institutions, seed=seed, jobs=jobs)
+        with _progress("models", progress) as update:
+            run = run_backtest(data, fcs, caps, institutions, seed=seed, jobs=jobs,
+                               cache=store, progress=update)
         settings = None if no_stack else StackSettings(folds, seed, loss, level, interval)
-        rep = build_report(run, settings)
+        held = read_holdout(holdout) if holdout is not None else frozenset()
+        rep = build_report(run, settings, held_out=held, distributions=distributions)
         total = time.perf_counter() - t0
 
         if forecasts is not None:
