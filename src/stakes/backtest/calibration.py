@@ -216,3 +216,22 @@ def restrict(run: BacktestRun, keep: np.ndarray) -> BacktestRun:
     """The run on a subset of its issues (e.g. without the pre-registered held-out set)."""
     return replace(run, issues=[i for i, k in zip(run.issues, keep) if k],
                    forecasts={k: v[keep] for k, v in run.forecasts.items()})
+
+
+def fit_for_scenarios(run: BacktestRun, note: str) -> dict[str, Any]:
+    """Error models fitted on every issue of ``run`` (one per model, by model name), for
+    intervals on any scenario (``stakes run --calibrated``, ``stakes seal``)."""
+    y = run.outcome
+    cap = primary_capability(run)
+    pos, sal, w = issue_inputs(run, cap)
+    share = D.position_support(pos, w)
+    models: dict[str, Any] = {}
+    for fc, c in run.columns():
+        if c not in ("-", cap) or fc.label != fc.model and fc.model != "compromise":
+            continue
+        m = run.forecasts[(fc.label, c)]
+        key = "mean" if fc.label == "mean" else fc.model
+        em = D.fit(m, share, D.spread(m, pos, sal), y)
+        models[key] = {"n": int((~np.isnan(m)).sum()), **em.as_dict()}
+    return {"calibrated_on": note, "issues": len(y), "capability": cap, "grid": "0..100",
+            "models": models}

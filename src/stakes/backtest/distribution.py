@@ -95,37 +95,50 @@ def position_support(pos: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return out / np.where(tot > 0, tot, 1.0)
 
 
-def _laplace_cdf(z: np.ndarray) -> np.ndarray:
-    return np.where(z < 0, 0.5 * np.exp(np.minimum(z, 0)), 1 - 0.5 * np.exp(-np.maximum(z, 0)))
+class Prepared:
+    """What the distribution needs that does not depend on the parameters."""
+
+    def __init__(self, m: np.ndarray, share: np.ndarray, sprd: np.ndarray):
+        self.m = np.clip(np.asarray(m, dtype=float), 0, 100)[:, None]
+        self.sprd = np.asarray(sprd, dtype=float)[:, None]
+        self.dist = np.abs(GRID[None, :] - self.m)
+        self.upper = np.append(GRID, 100.5)[None, :] - 0.5 - self.m
+        self.has = share > 0
+        self.logshare = np.where(self.has, np.log(np.where(self.has, share, 1.0)), 0.0)
+        self.any = self.has.any(axis=1)
+        rows = np.arange(len(share))
+        first = np.argmax(self.has, axis=1)
+        last = 100 - np.argmax(self.has[:, ::-1], axis=1)
+        self.ends = (rows, first, last)
+
+    def __call__(self, em: ErrorModel) -> np.ndarray:
+        b = np.maximum(em.a + em.s * self.sprd, 1e-3)
+        z = self.upper / b
+        edges = np.where(z < 0, 0.5 * np.exp(np.minimum(z, 0)),
+                         1 - 0.5 * np.exp(-np.maximum(z, 0)))
+        edges[:, 0], edges[:, -1] = 0.0, 1.0  # censoring: the tails fall on the ends
+        cont = np.diff(edges, axis=1)
+        kern = np.where(self.has, np.exp(em.beta * self.logshare - self.dist / (em.tau * b)),
+                        0.0)
+        tot = kern.sum(axis=1, keepdims=True)
+        # Without positions (an empty issue) everything goes to the compromise part.
+        posm = np.where(self.any[:, None], kern / np.where(tot > 0, tot, 1.0), cont)
+        # The extreme positions, each weighted by its closeness to the forecast.
+        rows, first, last = self.ends
+        ext = np.zeros_like(cont)
+        bb = b[:, 0] * em.tau
+        ext[rows, first] += np.exp(-self.dist[rows, first] / bb)
+        ext[rows, last] += np.exp(-self.dist[rows, last] / bb)
+        etot = ext.sum(axis=1, keepdims=True)
+        ext = np.where(self.any[:, None] & (etot > 0), ext / np.where(etot > 0, etot, 1.0), cont)
+        rest = max(0.0, 1 - em.pi - em.ends)
+        return rest * cont + em.pi * posm + em.ends * ext
 
 
 def predictive(em: ErrorModel, m: np.ndarray, share: np.ndarray, sprd: np.ndarray
                ) -> np.ndarray:
     """(n, 101) probabilities of each grid point as the outcome."""
-    m = np.clip(np.asarray(m, dtype=float), 0, 100)[:, None]
-    b = (em.a + em.s * np.asarray(sprd, dtype=float))[:, None]
-    b = np.maximum(b, 1e-3)
-    edges = _laplace_cdf((np.append(GRID, 100.5)[None, :] - 0.5 - m) / b)
-    edges[:, 0], edges[:, -1] = 0.0, 1.0  # censoring: the tails fall on the ends
-    cont = np.diff(edges, axis=1)
-    kern = np.where(share > 0, np.power(np.maximum(share, 1e-300), em.beta), 0.0) * \
-        np.exp(-np.abs(GRID[None, :] - m) / (em.tau * b))
-    tot = kern.sum(axis=1, keepdims=True)
-    # Without positions (an empty issue) everything goes to the compromise part.
-    posm = np.where(tot > 0, kern / np.where(tot > 0, tot, 1.0), cont)
-    # The extreme positions, each weighted by its closeness to the forecast.
-    some = share > 0
-    first = np.argmax(some, axis=1)
-    last = 100 - np.argmax(some[:, ::-1], axis=1)
-    rows = np.arange(len(m))
-    ext = np.zeros_like(share)
-    close = np.exp(-np.abs(GRID[None, :] - m) / (em.tau * b))
-    ext[rows, first] += close[rows, first]
-    ext[rows, last] += close[rows, last]
-    etot = ext.sum(axis=1, keepdims=True)
-    ext = np.where(etot > 0, ext / np.where(etot > 0, etot, 1.0), cont)
-    rest = max(0.0, 1 - em.pi - em.ends)
-    return rest * cont + em.pi * posm + em.ends * ext
+    return Prepared(m, share, sprd)(em)
 
 
 def crps(p: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -195,13 +208,17 @@ def fit(m: np.ndarray, share: np.ndarray, sprd: np.ndarray, y: np.ndarray,
     if len(y) < 10:
         return ErrorModel(nominal=tuple((lv, lv) for lv in levels))
 
+    prep = Prepared(m, share, sprd)
+    below = np.clip(y[:, None] - GRID[None, :100], 0.0, 1.0)
+
     def loss(th: np.ndarray) -> float:
-        return float(crps(predictive(_unpack(th), m, share, sprd), y).mean())
+        F = np.cumsum(prep(_unpack(th)), axis=1)[:, :100]
+        return float((below * F ** 2 + (1 - below) * (F - 1) ** 2).sum(axis=1).mean())
 
     res = minimize(loss, _START, method="Nelder-Mead",
-                   options={"xatol": 1e-3, "fatol": 1e-4, "maxiter": 600})
+                   options={"xatol": 1e-2, "fatol": 1e-3, "maxiter": 400})
     em = _unpack(res.x)
-    p = predictive(em, m, share, sprd)
+    p = prep(em)
     nominal = []
     for lv in levels:
         # The smallest nominal level whose intervals cover at least the target share of
@@ -214,3 +231,58 @@ def fit(m: np.ndarray, share: np.ndarray, sprd: np.ndarray, y: np.ndarray,
                 break
         nominal.append((lv, use))
     return ErrorModel(em.a, em.s, em.pi, em.tau, em.beta, em.ends, tuple(nominal))
+
+
+# --- intervals on any scenario, from the error models fitted on DEU III ---------------
+
+CALIBRATION = "calibration-deu3.json"  # in stakes.data; written by stakes backtest deu3
+
+
+def load_calibration(path: str | None = None) -> dict:
+    import json
+    from importlib import resources
+
+    if path is None:
+        text = (resources.files("stakes.data") / CALIBRATION).read_text(encoding="utf-8")
+    else:
+        from pathlib import Path
+
+        text = Path(path).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def scenario_distribution(calib: dict, model: str, forecast: float, position: np.ndarray,
+                          salience: np.ndarray, capability: np.ndarray, lo: float, hi: float
+                          ) -> tuple[np.ndarray, np.ndarray, ErrorModel]:
+    """(values on the issue's scale, probabilities, error model) of one forecast.
+
+    The scale is mapped onto the 0–100 grid the error models were fitted on; a
+    model without an error model of its own gets the compromise's.
+    """
+    entry = calib["models"].get(model) or calib["models"]["compromise"]
+    em = ErrorModel.from_dict({k: v for k, v in entry.items() if k != "n"})
+    width = hi - lo
+    to_grid = lambda x: (np.asarray(x, dtype=float) - lo) / width * 100.0  # noqa: E731
+    pos = to_grid(position)[None, :]
+    sal = np.nan_to_num(np.asarray(salience, dtype=float))[None, :]
+    w = sal * np.nan_to_num(np.asarray(capability, dtype=float))[None, :]
+    m = to_grid([forecast])
+    p = predictive(em, m, position_support(pos, w), spread(m, pos, sal))[0]
+    return lo + GRID / 100.0 * width, p, em
+
+
+def scale_interval(values: np.ndarray, p: np.ndarray, em: ErrorModel, level: float
+                   ) -> tuple[float, float]:
+    lo, hi = interval(p[None, :], em.level_for(level))
+    idx = np.searchsorted(GRID, [lo[0], hi[0]])
+    return float(values[idx[0]]), float(values[idx[1]])
+
+
+def scenario_issue_distribution(calib: dict, scn, issue_id: str, model: str, forecast: float
+                                ) -> tuple[np.ndarray, np.ndarray, ErrorModel]:
+    """:func:`scenario_distribution` for an issue of a scenario (its present actors)."""
+    from ..scenario.arrays import to_problem
+
+    pr = to_problem(scn, [issue_id])
+    return scenario_distribution(calib, model, forecast, pr.position[:, 0], pr.salience[:, 0],
+                                 pr.capability[:, 0], float(pr.lo[0]), float(pr.hi[0]))

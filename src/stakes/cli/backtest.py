@@ -78,6 +78,9 @@ def deu3(
     distributions: bool = typer.Option(
         True, "--distributions/--no-distributions", help="Predictive distributions, their "
         "calibration and the comparisons with the vote-weighted compromise."),
+    write_calibration: Optional[Path] = typer.Option(
+        None, "--write-calibration", help="Write the error models fitted on every development "
+        "issue (for stakes run --calibrated and stakes seal) to this JSON file."),
     progress: bool = typer.Option(True, "--progress/--no-progress",
                                   help="Progress bar on standard error (when a terminal)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, markdown, json or csv "
@@ -136,6 +139,18 @@ def deu3(
         held = read_holdout(holdout) if holdout is not None else frozenset()
         rep = build_report(run, settings, held_out=held, distributions=distributions)
         total = time.perf_counter() - t0
+        if write_calibration is not None:
+            import numpy as np
+
+            from ..backtest.calibration import fit_for_scenarios, restrict
+
+            keep = np.array([i.issue_id not in held for i in run.issues])
+            dev = restrict(run, keep)
+            note = (f"DEU III ({Path(path).name}): {len(dev.issues)} EU legislative issues"
+                    + (f", {int((~keep).sum())} pre-registered held-out issues left out"
+                       if held else ""))
+            _write(json.dumps(fit_for_scenarios(dev, note), indent=1) + "\n", write_calibration)
+            err.print(f"wrote {write_calibration}")
 
         if forecasts is not None:
             rows = forecasts_table(rep)

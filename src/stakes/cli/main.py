@@ -116,6 +116,9 @@ def run(
                                          "data directory)."),
     save: bool = typer.Option(True, "--save/--no-save", help="Record the run in the run store."),
     label: Optional[str] = typer.Option(None, "--label", help="A label for the stored run."),
+    calibrated: bool = typer.Option(False, "--calibrated", help="Tables: an 80% interval "
+                                    "per forecast from the models' errors on EU legislative "
+                                    "bargaining (DEU III; docs/backtest.md)."),
 ) -> None:
     """Run models on a scenario: the baseline, and every lever and plan it defines."""
     from ..api import load
@@ -151,7 +154,7 @@ def run(
         from .tables import results_tables
 
         console = Console(file=open(output, "w", encoding="utf-8"), width=140) if output else out
-        results_tables(console, scn, results, detail)
+        results_tables(console, scn, results, detail, calibrated)
 
 
 def _emit(text: str, output: Path | None) -> None:
