@@ -308,6 +308,7 @@ def _quotes(scn):
 
 def _register_command_groups() -> None:
     from .backtest import register as register_backtest
+    from .ledger import register as register_ledger
     from .runs import register as register_runs
     from .analysis import register as register_analysis
     from .serve import register as register_serve
@@ -316,6 +317,7 @@ def _register_command_groups() -> None:
     register_runs(app)
     register_backtest(app)
     register_serve(app)
+    register_ledger(app)
 
 
 _register_command_groups()
