@@ -9,7 +9,7 @@ mapped onto the grid) mixing two parts around a model's point forecast ``m``:
 * **which position wins** (probability ``pi``): an actor's position ``v`` wins with
   probability proportional to ``share(v)**beta * exp(-|v - m| / (tau * b))``, where
   ``share(v)`` is the share of capability × salience held by the actors standing at
-  ``v``: the spirit of KTAB's probabilistic Condorcet elections (Wise et al. 2015),
+  ``v``: the spirit of KTAB's probabilistic Condorcet elections (Wise & Bankes 2015),
   with support and closeness to the forecast in place of pairwise votes;
 * **a compromise elsewhere** (``1 - pi``): a Laplace error around ``m`` of scale
   ``b = a + s * spread``, where ``spread`` is the salience-weighted mean distance of

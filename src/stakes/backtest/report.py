@@ -222,8 +222,10 @@ def summary_lines(rep: BacktestReport) -> list[str]:
 def to_markdown(rep: BacktestReport) -> str:
     def table(header: list[str], body: list[list[str]]) -> list[str]:
         align = ["---" if k < 2 else "---:" for k in range(len(header))]
+        # Labels such as "eum|qmv" hold the cell separator; Markdown wants it escaped.
+        esc = lambda cells: [c.replace("|", "\\|") for c in cells]  # noqa: E731
         return ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"] + \
-            ["| " + " | ".join(r) + " |" for r in body]
+            ["| " + " | ".join(esc(r)) + " |" for r in body]
 
     out = [f"{ln}  " for ln in summary_lines(rep)] + [""]
     out += table(*wide_rows(rep))

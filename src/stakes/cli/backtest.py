@@ -88,6 +88,9 @@ def deu3(
     forecasts: Optional[Path] = typer.Option(
         None, "--forecasts", help="Also write every issue's forecasts and intervals (CSV)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file."),
+    into: Optional[Path] = typer.Option(
+        None, "--into", help="Write the Markdown tables between the <!-- BEGIN TABLE --> and "
+        "<!-- END TABLE --> markers of this page (how docs/backtest.md is made)."),
 ) -> None:
     """Accuracy of every model on DEU III: MAE, median error, share within 10 points."""
     from .main import err, out, parse_sets, reports_errors
@@ -174,8 +177,14 @@ def deu3(
                 w.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v)
                             for k, v in r.items()})
             _write(buf.getvalue(), output)
-        elif fmt == "markdown":
-            _write(to_markdown(rep), output)
+        elif fmt == "markdown" or into is not None:
+            if into is not None:
+                from ..backtest.docs import replace_block
+
+                replace_block(into, to_markdown(rep))
+                err.print(f"updated {into}")
+            else:
+                _write(to_markdown(rep), output)
         else:
             fh = open(output, "w", encoding="utf-8") if output else None
             console = Console(file=fh, width=160) if fh else out
@@ -199,6 +208,56 @@ def deu3(
                           style="dim", highlight=False)
             if fh:
                 fh.close()
+
+    go()
+
+
+@backtest_app.command("holdout")
+def holdout_cmd(
+    path: Path = typer.Argument(..., help="DEU III file in the extract layout."),
+    holdout: Path = typer.Option(Path("preregistered/deu3-holdout.json"), "--holdout",
+                                 help="The pre-registered held-out set."),
+    results: Path = typer.Option(Path("preregistered/deu3-holdout-results.jsonl"), "--results",
+                                 help="Results file to append to (never rewritten)."),
+    capability: Optional[list[str]] = typer.Option(
+        None, "--capability", "-c", help="Capability options (default all four)."),
+    folds: int = typer.Option(10, "--folds", min=2, help="Folds of the development CV."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the folds and the model generators."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Forecast cache folder."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Processes."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Score every model once on the pre-registered held-out issues; append the results."""
+    from .main import err, out, reports_errors
+
+    @reports_errors
+    def go() -> None:
+        from ..backtest.cache import ForecastCache, file_hash
+        from ..backtest.deu3 import CAPABILITIES, read_deu3
+        from ..backtest.holdout import append_results, model_version, read_holdout, score_holdout
+        from ..backtest.report import StackSettings
+        from ..backtest.runner import default_models, forecasters_for, run_backtest
+        from .analysis import _progress
+
+        held = read_holdout(holdout)
+        data = read_deu3(path)
+        caps = list(capability or CAPABILITIES)
+        store = ForecastCache(cache, file_hash(path)) if cache is not None else None
+        with _progress("models", progress) as update:
+            run = run_backtest(data, forecasters_for(default_models()), caps, seed=seed,
+                               jobs=jobs, cache=store, progress=update)
+        settings = StackSettings(folds, seed)
+        rows = score_holdout(run, held, settings)
+        new, skipped = append_results(results, rows, {"folds": folds, "seed": seed,
+                                                       "capabilities": caps})
+        body = [[r["model"], str(r["n"]), f"{r['mae']:.2f}", f"{r['crps']:.2f}",
+                 f"{100 * r['cover80']:.1f}%", f"{r['width80']:.1f}"] for r in rows]
+        _table(out, f"Held-out issues ({holdout}), model version {model_version()}",
+               ["forecast", "n", "MAE", "CRPS", "80% cover", "80% width"], body)
+        if skipped:
+            err.print(f"already scored under this version, not appended again: "
+                      f"{', '.join(skipped)}", markup=False)
+        err.print(f"appended {len(new)} lines to {results}", markup=False)
 
     go()
 
