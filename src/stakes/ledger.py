@@ -132,7 +132,7 @@ def read_ledger(path: str | Path) -> list[dict[str, Any]]:
     """Every record, each checked against its hash and its predecessor's."""
     p = Path(path)
     if not p.exists():
-        raise InputError(f"no such file", file=str(p))
+        raise InputError("no such file", file=str(p))
     probs = ProblemList(str(p))
     out: list[dict[str, Any]] = []
     prev = None

@@ -227,10 +227,12 @@ def fit_for_scenarios(run: BacktestRun, note: str) -> dict[str, Any]:
     share = D.position_support(pos, w)
     models: dict[str, Any] = {}
     for fc, c in run.columns():
-        if c not in ("-", cap) or fc.label != fc.model and fc.model != "compromise":
+        # One error model per model with its default options (a row with options set
+        # by --set is labelled "model*" and left out); "mean" is the unweighted compromise.
+        if c not in ("-", cap) or fc.label.endswith("*"):
             continue
         m = run.forecasts[(fc.label, c)]
-        key = "mean" if fc.label == "mean" else fc.model
+        key = fc.label
         em = D.fit(m, share, D.spread(m, pos, sal), y)
         models[key] = {"n": int((~np.isnan(m)).sum()), **em.as_dict()}
     return {"calibrated_on": note, "issues": len(y), "capability": cap, "grid": "0..100",
