@@ -222,3 +222,26 @@ def test_holdout_scored_once_per_version(tmp_path):
     res = invoke(*args)
     assert res.exit_code == 2 and f"{results}:{len(lines) + 1}: not a held-out result" \
         in res.output
+
+
+def test_forecasts_file_with_a_held_out_set(tmp_path):
+    f = synthetic_file(tmp_path / "syn.csv", n_proposals=24)
+    held = tmp_path / "held.json"
+    held.write_text(json.dumps({"issues": ["d00000i0", "d00001i0", "d00001i1"]}))
+    res = invoke("backtest", "deu3", f, "--model", "none", "-c", "qmv", "--folds", "4",
+                 "-j", "1", "-f", "json", "--holdout", held, "--forecasts", tmp_path / "fc.csv")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["stacking"]["held_out_issues"] == 3
+    assert doc["stacking"]["development_issues"] == doc["data"]["scored"] - 3
+    assert all(s["n"] == doc["data"]["scored"] - 3 for s in doc["stacking"]["results"])
+    import csv
+
+    rows = list(csv.DictReader(open(tmp_path / "fc.csv")))
+    assert len(rows) == doc["data"]["scored"]
+    for r in rows:
+        held_out = r["issue"] in {"d00000i0", "d00001i0", "d00001i1"}
+        assert (r["influence"] == "") == held_out
+        assert (r["compromise|qmv dist80 lo"] == "") == held_out
+        if not held_out:
+            assert float(r["compromise|qmv dist80 lo"]) <= float(r["compromise|qmv dist80 hi"])

@@ -354,8 +354,12 @@ def to_json(rep: BacktestReport) -> dict[str, Any]:
 
 
 def forecasts_table(rep: BacktestReport) -> list[dict[str, Any]]:
-    """Per issue: outcome, every forecast, and each combination's forecast and interval."""
+    """Per issue: outcome, every forecast, each combination's forecast and conformal
+    interval, and each distribution's 80% interval (empty on held-out issues)."""
     run = rep.run
+    dev = rep.development or run
+    at = {i.issue_id: k for k, i in enumerate(dev.issues)}
+    nan = float("nan")
     out = []
     for k, iss in enumerate(run.issues):
         row: dict[str, Any] = {"issue": iss.issue_id, "proposal": iss.proposal,
@@ -363,10 +367,14 @@ def forecasts_table(rep: BacktestReport) -> list[dict[str, Any]]:
                                "reference": iss.reference, "outcome": iss.outcome}
         for fc, cap in run.columns():
             row[f"{fc.label}|{cap}"] = run.forecasts[(fc.label, cap)][k]
+        j = at.get(iss.issue_id)
         for s in rep.stacks:
-            row[s.name] = s.forecast[k]
-            row[f"{s.name} lo"] = s.lo[k]
-            row[f"{s.name} hi"] = s.hi[k]
-            row[f"{s.name} fold"] = int(s.folds[k])
+            row[s.name] = nan if j is None else s.forecast[j]
+            row[f"{s.name} lo"] = nan if j is None else s.lo[j]
+            row[f"{s.name} hi"] = nan if j is None else s.hi[j]
+            row[f"{s.name} fold"] = "" if j is None else int(s.folds[j])
+        for c in rep.calibrated:
+            row[f"{c.name} dist80 lo"] = nan if j is None else c.lo[0.8][j]
+            row[f"{c.name} dist80 hi"] = nan if j is None else c.hi[0.8][j]
         out.append(row)
     return out
