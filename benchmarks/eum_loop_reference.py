@@ -21,11 +21,12 @@ DEFAULTS = dict(
     risk_domain="actors",
     compromise="proportional",
     offer_priority="scholz_code",
-    capitulation=True,
+    capitulation=False,
     median_tie="lower",
 )
 
-# Same tie tolerances as the kernel: they only absorb rounding noise in exact ties.
+# Same median tie tolerance as the kernel: it only absorbs rounding noise in exact ties.
+# Offers are compared exactly, as in the reference code.
 TIE_RTOL = 1e-12
 GRID_POINTS = 11
 
@@ -170,39 +171,38 @@ def choose_offer(x, e_ij, e_ji, delta, o):
     n = len(x)
     new_x = []
     for i in range(n):
-        offers = []  # (kind, new position, move)
+        offers = []  # (kind, new position, move, compromise key K), proposers in input order
         for j in range(n):
+            if x[i] == x[j]:
+                continue
             ei, ej = e_ij[i][j], e_ji[i][j]
+            k = (abs(ei) * x[i] + abs(ej) * x[j]) / (abs(ei) + abs(ej)) if ei or ej else 0.0
             if ej > ei > 0:
-                offers.append(("conflict", x[j], abs(x[j] - x[i])))
+                offers.append(("conflict", x[j], abs(x[i] - x[j]), k))
             elif ei < 0 < ej and abs(ei) < ej:
                 if o["compromise"] == "proportional":
                     pos = x[i] + (x[j] - x[i]) * abs(ei / ej)
                 else:
-                    pos = (abs(ei) * x[i] + abs(ej) * x[j]) / (abs(ei) + abs(ej))
-                offers.append(("compromise", pos, abs(pos - x[i])))
+                    pos = k
+                offers.append(("compromise", pos, abs(x[i] - pos), k))
             elif ei < 0 < ej and abs(ei) > ej and o["capitulation"]:
-                offers.append(("capitulation", x[j], abs(x[j] - x[i])))
-        new_x.append(_pick(x[i], offers, delta, o["offer_priority"]))
+                offers.append(("capitulation", x[j], abs(x[i] - x[j]), k))
+        new_x.append(_pick(x[i], offers, o["offer_priority"]))
     return new_x
 
 
-def _smallest_move(offers, delta):
-    best = min(m for _, _, m in offers)
-    return min(p for _, p, m in offers if m <= best + TIE_RTOL * delta)
-
-
-def _pick(xi, offers, delta, priority):
+def _pick(xi, offers, priority):
+    """Python's min keeps the first of equal keys: the proposer listed first wins."""
     if not offers:
         return xi
     if priority == "bdm_smallest_move":
-        return _smallest_move(offers, delta)
+        return min(offers, key=lambda f: f[2])[1]
     for kind in ("conflict", "compromise", "capitulation"):
         mine = [f for f in offers if f[0] == kind]
         if mine:
-            if kind == "compromise":
-                return min(p for _, p, _ in mine)
-            return _smallest_move(mine, delta)
+            # Compromise offers are ranked by K, then i moves to the offer's own position.
+            rank = 3 if kind == "compromise" else 2
+            return min(mine, key=lambda f: f[rank])[1]
     return xi
 
 

@@ -50,7 +50,7 @@ class KernelOptions:
     risk_domain: str = "actors"  # "actors" | "positions"
     compromise: str = "proportional"  # "proportional" | "eu_weighted"
     offer_priority: str = "scholz_code"  # "scholz_code" | "bdm_smallest_move"
-    capitulation: bool = True
+    capitulation: bool = False  # the reference code never fires it (MODELS.md 2.8)
     median_tie: str = "lower"  # "lower" | "midpoint"
 
     def __post_init__(self) -> None:
@@ -439,11 +439,18 @@ def risk_exponents(xp, x, c, s, mu, lo, delta, opts: KernelOptions):
     return _risk_from_exposure(xp, expo, lo_s, hi_s), expo, p1
 
 
-def _choose(xp, mask, new, move, delta):
-    """Per receiver (row), the lowest position among the smallest moves in ``mask``."""
-    best = xp.min(xp.where(mask, move, xp.inf), axis=-1, keepdims=True)
-    tie = mask & (move <= best + _TIE_RTOL * _safe(xp, delta)[..., None, None])
-    return xp.min(xp.where(tie, new, xp.inf), axis=-1)
+def _first_best(xp, x, key, new):
+    """Per receiver (row), ``new`` of the proposer with the lowest ``key``.
+
+    ``key`` is +inf where a proposer makes no offer.  Exact ties go to the
+    proposer listed first: argmin returns the first minimum in numpy and JAX
+    alike, as Python's ``min`` over actors in input order does in the reference
+    code (MODELS.md 2.8).  A receiver with no offer stays at ``x``.
+    """
+    j = xp.argmin(key, axis=-1)[..., None]
+    best = xp.take_along_axis(key, j, axis=-1)[..., 0]
+    pick = xp.take_along_axis(new, j, axis=-1)[..., 0]
+    return xp.where(xp.isfinite(best), pick, x)
 
 
 def offers(xp, x, e_ij, e_ji, delta, opts: KernelOptions):
@@ -451,6 +458,7 @@ def offers(xp, x, e_ij, e_ji, delta, opts: KernelOptions):
 
     Row i is the receiver, column j the proposer; ``E_i = E^i(U_ij)``,
     ``E_j = E^i(U_ji)``.  Strict inequalities: boundaries give no offer.
+    Keys are compared exactly, with no tolerance, as in the reference code.
     """
     ei, ej = e_ij, e_ji
     xi = x[..., :, None]
@@ -461,35 +469,31 @@ def offers(xp, x, e_ij, e_ji, delta, opts: KernelOptions):
     capitulate = weak & (xp.abs(ei) > ej)
     if not opts.capitulation:
         capitulate = xp.zeros_like(capitulate)
+    abs_i, abs_j = xp.abs(ei), xp.abs(ej)
     if opts.compromise == "proportional":
-        ratio = xp.abs(ei) / xp.where(ej != 0, xp.abs(ej), 1.0)
-        comp_pos = xi + (xj - xi) * ratio
+        comp_pos = xi + (xj - xi) * (abs_i / xp.where(ej != 0, abs_j, 1.0))
     else:
-        wsum = xp.abs(ei) + xp.abs(ej)
-        comp_pos = (xp.abs(ei) * xi + xp.abs(ej) * xj) / xp.where(wsum > 0, wsum, 1.0)
+        wsum = abs_i + abs_j
+        comp_pos = (abs_i * xi + abs_j * xj) / xp.where(wsum > 0, wsum, 1.0)
     new = xp.where(compromise, comp_pos, xj)
-    # Stored, so that every comparison below reads the same rounding of them.
-    new, move = _stored(xp, new, xp.abs(new - xi))
+    move = xp.abs(xi - new)
     if opts.offer_priority == "scholz_code":
-        # The reference code takes conflict offers first, then compromise, then
-        # capitulation; within compromise the lowest resulting position wins,
-        # within the others the smallest move (Scholz et al. 2011 replication
-        # code; MODELS.md 2.8).  One pass finds each receiver's best kind of
-        # offer, a second its best move or position within that kind, a third
-        # the lowest position among the (near-)tied best.
+        # Conflict offers first, then compromise, then capitulation (Scholz et
+        # al. 2011 replication code).  Conflict and capitulation offers are
+        # ranked by the move they ask for; compromise offers by the EU-weighted
+        # point K between receiver and proposer, although the receiver then
+        # moves to the offer's own position (MODELS.md 2.8).
         kind = xp.where(conflict, 0, xp.where(compromise, 1, xp.where(capitulate, 2, 3)))
         best_kind = xp.min(kind, axis=-1, keepdims=True)
-        cand = kind == best_kind
-        by_position = best_kind == 1
-        key = xp.where(by_position, new, move)
-        best = xp.min(xp.where(cand, key, xp.inf), axis=-1, keepdims=True)
-        tol = xp.where(by_position, 0.0, _TIE_RTOL * _safe(xp, delta)[..., None, None])
-        pick = xp.min(xp.where(cand & (key <= best + tol), new, xp.inf), axis=-1)
-        # +inf exactly when the receiver has no offer: it stays.
-        return xp.where(xp.isfinite(pick), pick, x)
+        wsum = abs_i + abs_j
+        k_key = (abs_i * xi + abs_j * xj) / xp.where(wsum > 0, wsum, 1.0)
+        key = xp.where(best_kind == 1, k_key, move)
+        key = xp.where((kind == best_kind) & (kind < 3), key, xp.inf)
+        # Stored, so that the argmin and the gather read the same rounding.
+        return _first_best(xp, x, *_stored(xp, key, new))
+    # Bueno de Mesquita (1994): the credible offer asking the smallest move.
     anyoffer = conflict | compromise | capitulate
-    best = _choose(xp, anyoffer, new, move, delta)
-    return xp.where(xp.isfinite(best), best, x)
+    return _first_best(xp, x, *_stored(xp, xp.where(anyoffer, move, xp.inf), new))
 
 
 def eum_round(xp, x, c, s, lo, delta, opts: KernelOptions = KernelOptions(),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..errors import InputError, ModelError
 from ..errors import Problem as InputProblem
@@ -20,9 +20,31 @@ from ..kernels.eum import KernelOptions, StopTracker, eum_round, median_position
 from .base import Model, ModelOptions, ModelRun, Problem, RoundRecord, Schedule, weighted_mean
 
 
+# Option values of each named variant; options written explicitly beside a
+# variant override it.  "reference" is the replication code of Scholz et al.
+# (2011) (jmckib/bdm-scholz-expected-utility-model), which reproduces their
+# published numbers; "paper" is the rules as the papers state them: eq. 30's
+# pairwise probability (Scholz et al. 2011), capitulation offers, and the
+# smallest move among all credible offers (Bueno de Mesquita 1994).
+VARIANTS: dict[str, dict[str, object]] = {
+    "reference": {"prob": "scholz_code", "offer_priority": "scholz_code",
+                  "capitulation": False},
+    "paper": {"prob": "paper", "offer_priority": "bdm_smallest_move", "capitulation": True},
+}
+
+
 class EUMOptions(ModelOptions):
     """Options of the EUM (MODELS.md 2.10)."""
 
+    variant: Literal["reference", "paper"] = Field(
+        "reference",
+        description="Preset of prob, offer_priority and capitulation: 'reference' reproduces the "
+        "replication code of Scholz et al. 2011 (prob=scholz_code, offer_priority=scholz_code, "
+        "capitulation=false); 'paper' takes the published rules (prob=paper, "
+        "offer_priority=bdm_smallest_move, capitulation=true; Scholz et al. 2011 eq. 30, "
+        "Bueno de Mesquita 1994). Options set beside it override it (source: MODELS.md 2.8, "
+        "2.10).",
+    )
     prob: Literal["paper", "scholz_code"] = Field(
         "scholz_code",
         description="Probability of success: 'paper' is eq. 30 of Scholz et al. 2011 (pairwise "
@@ -75,15 +97,17 @@ class EUMOptions(ModelOptions):
     )
     offer_priority: Literal["scholz_code", "bdm_smallest_move"] = Field(
         "scholz_code",
-        description="Choice among offers: conflict, then compromise (lowest resulting position), "
-        "then capitulation ('scholz_code', the replication code), or the smallest move among "
-        "all offers ('bdm_smallest_move', Bueno de Mesquita 1994's stated rule) "
-        "(source: MODELS.md 2.8).",
+        description="Choice among offers: conflict (smallest move), then compromise (lowest "
+        "K = (|E_i|x_i + |E_j|x_j)/(|E_i| + |E_j|), then a move to that offer's own position), "
+        "then capitulation (smallest move) ('scholz_code', the replication code), or the "
+        "smallest move among all offers ('bdm_smallest_move', Bueno de Mesquita 1994's stated "
+        "rule); exact ties go to the proposer listed first (source: MODELS.md 2.8).",
     )
     capitulation: bool = Field(
-        True,
+        False,
         description="Generate capitulation (compel) offers; the reference code never fires "
-        "them, which makes no difference on the EC example (source: MODELS.md 2.8, 2.12).",
+        "them (its test compares E_j with |E_j|), so they are off by default; on the EC "
+        "example they make no difference (source: MODELS.md 2.8, 2.12).",
     )
     delta_fixed: bool = Field(
         True,
@@ -120,6 +144,15 @@ class EUMOptions(ModelOptions):
         "1994 does, or the capability·salience weighted mean that Scholz et al. 2011 plot "
         "(source: MODELS.md 2.7).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_variant(cls, data):
+        if isinstance(data, dict) and "variant" in data:
+            preset = VARIANTS.get(data["variant"])
+            if preset is not None:
+                data = {**preset, **data}
+        return data
 
     @field_validator("T", mode="before")
     @classmethod
