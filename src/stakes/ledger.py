@@ -234,7 +234,7 @@ def read_outcomes(path: str | Path) -> list[dict[str, Any]]:
 
 
 def crps_discrete(values: np.ndarray, p: np.ndarray, y: float) -> float:
-    """CRPS = E|X − y| − ½ E|X − X'| for a discrete distribution (Gneiting & Raftery 2007)."""
+    """CRPS = E|X − y| − ½ E|X − X′| of a discrete distribution (Gneiting & Raftery 2007)."""
     values, p = np.asarray(values, dtype=float), np.asarray(p, dtype=float)
     p = p / p.sum()
     return float(p @ np.abs(values - y) - 0.5 * p @ np.abs(values[:, None] - values) @ p)

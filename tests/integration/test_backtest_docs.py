@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from stakes.backtest.docs import markdown_tables, read_block
+from stakes.backtest.docs import holdout_markdown, markdown_tables, read_block
 from stakes.cli.main import app
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,3 +66,12 @@ def test_docs_tables_equal_the_command_output():
     # stack (1), distributions and PIT (6 each), comparisons (14 absolute-error rows, 17
     # score rows): every one of them was compared.
     assert checked == 14 + 1 + 6 + 6 + 14 + 17, checked
+
+
+def test_docs_show_the_latest_held_out_results():
+    # The committed results file is the record; the page must show its latest version.
+    table = holdout_markdown(REPO / "preregistered" / "deu3-holdout-results.jsonl")
+    text = PAGE.read_text(encoding="utf-8")
+    assert "    stakes backtest holdout --show\n" in text
+    assert table in text, "docs/backtest.md does not show the latest held-out results; " \
+        "paste the output of: stakes backtest holdout --show"

@@ -47,3 +47,31 @@ def markdown_tables(text: str) -> dict[str, list[list[str]]]:
         else:
             k += 1
     return out
+
+
+def holdout_markdown(results: str | Path) -> str:
+    """The latest model version's held-out scores, as a Markdown table."""
+    import json
+
+    rows = [json.loads(x) for x in Path(results).read_text(encoding="utf-8").splitlines()
+            if x.strip()]
+    if not rows:
+        raise InputError(Problem("no results yet", file=str(results)))
+    version = rows[-1]["version"]
+    mine = [r for r in rows if r["version"] == version]
+    ref = next((k for k in mine[-1] if k.startswith("mae_vs_")), "mae_vs_?")[len("mae_vs_"):]
+    esc = ref.replace("|", "\\|")
+
+    def diff(v: list[float] | None) -> str:
+        return "—" if v is None else f"{v[0]:+.2f} [{v[1]:+.2f}, {v[2]:+.2f}]"
+
+    out = [f"Model version {version}, scored {mine[-1]['scored_at']} (stakes "
+           f"{mine[-1]['stakes_version']}); differences against {ref} with 95% intervals "
+           "from a bootstrap of the held-out proposals:", "",
+           f"| forecast | n | MAE | CRPS | 80% cover | 80% width | MAE − {esc} | CRPS − {esc} |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in mine:
+        out.append(f"| {r['model'].replace('|', chr(92) + '|')} | {r['n']} | {r['mae']:.2f} | "
+                   f"{r['crps']:.2f} | {100 * r['cover80']:.1f}% | {r['width80']:.1f} | "
+                   f"{diff(r.get('mae_vs_' + ref))} | {diff(r.get('crps_vs_' + ref))} |")
+    return "\n".join(out) + "\n"

@@ -100,7 +100,8 @@ def deu3(
         import time
 
         from ..backtest.deu3 import CAPABILITIES, INSTITUTIONS, read_deu3
-        from ..backtest.report import (StackSettings, build_report, forecasts_table,
+        from ..backtest.report import (StackSettings, build_report, calibration_table,
+                                       comparison_caption, comparison_table, forecasts_table,
                                        procedure_groups, procedure_table, skipped_lines,
                                        stack_rows, summary_lines, to_json, to_markdown,
                                        top_weights)
@@ -204,6 +205,12 @@ def deu3(
                 for s in rep.stacks:
                     console.print(f"  {s.name}: {top_weights(s)}", markup=False,
                                   highlight=False, style="dim")
+            if rep.calibration:
+                _table(console, "Predictive distributions, out of fold (error model fitted on "
+                       "the training folds)", *calibration_table(rep))
+                _table(console, None, *comparison_table(rep))
+                for line in comparison_caption(rep):
+                    console.print(line, markup=False, highlight=False, style="dim")
             console.print(f"models ran in {run.wall_seconds:.1f} s; {total:.1f} s in all",
                           style="dim", highlight=False)
             if fh:
@@ -214,7 +221,8 @@ def deu3(
 
 @backtest_app.command("holdout")
 def holdout_cmd(
-    path: Path = typer.Argument(..., help="DEU III file in the extract layout."),
+    path: Optional[Path] = typer.Argument(None, help="DEU III file in the extract layout "
+                                          "(not needed with --show)."),
     holdout: Path = typer.Option(Path("preregistered/deu3-holdout.json"), "--holdout",
                                  help="The pre-registered held-out set."),
     results: Path = typer.Option(Path("preregistered/deu3-holdout-results.jsonl"), "--results",
@@ -226,12 +234,19 @@ def holdout_cmd(
     cache: Optional[Path] = typer.Option(None, "--cache", help="Forecast cache folder."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Processes."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    show: bool = typer.Option(False, "--show", help="Print the latest version's results as "
+                              "Markdown (as in docs/backtest.md) and score nothing."),
 ) -> None:
     """Score every model once on the pre-registered held-out issues; append the results."""
     from .main import err, out, reports_errors
 
     @reports_errors
     def go() -> None:
+        if show:
+            from ..backtest.docs import holdout_markdown
+
+            sys.stdout.write(holdout_markdown(results))
+            return
         from ..backtest.cache import ForecastCache, file_hash
         from ..backtest.deu3 import CAPABILITIES, read_deu3
         from ..backtest.holdout import append_results, model_version, read_holdout, score_holdout
@@ -239,6 +254,8 @@ def holdout_cmd(
         from ..backtest.runner import default_models, forecasters_for, run_backtest
         from .analysis import _progress
 
+        if path is None:
+            raise OptionError("PATH: the DEU III file is needed to score")
         held = read_holdout(holdout)
         data = read_deu3(path)
         caps = list(capability or CAPABILITIES)
