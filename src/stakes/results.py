@@ -4,7 +4,7 @@ JSON contract (kept stable; documented in the README)::
 
     {"stakes_version": str,
      "scenario": {"name": str, "description": str|null, "as_of": str|null,
-                  "issues": [str], "actors": [str]},
+                  "as_of_notice": str|null, "issues": [str], "actors": [str]},
      "results": [{"model": str, "issue": str, "options": {...},
                   "lever": str|null, "plan": str|null,
                   "rounds": [{"round": int, "positions": {actor_id: number},
@@ -77,11 +77,14 @@ def result_to_dict(res: Result) -> dict[str, Any]:
 
 
 def scenario_header(scn: Scenario) -> dict[str, Any]:
+    from .scenario.review import as_of_notice
+
     md = scn.metadata
     return {
         "name": md.name,
         "description": md.description,
         "as_of": md.as_of.isoformat() if md.as_of else None,
+        "as_of_notice": as_of_notice(scn),
         "issues": [i.id for i in scn.issues],
         "actors": [a.id for a in scn.actors],
     }

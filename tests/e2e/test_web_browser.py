@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from stakes.api import DEFAULT_SCENARIO
+from stakes.api import DEFAULT_SCENARIO, load
 
 RUN_TIMEOUT = 30_000  # ms
 
@@ -29,8 +29,9 @@ def test_open_run_and_see_the_chart(page, shot):
     assert page.locator(f"#open-{DEFAULT_SCENARIO}").is_visible()
     shot(page, "library")
     open_default(page)
-    assert page.locator("#actors tbody tr").count() == 19
-    assert page.locator("#issues tbody tr").count() == 11
+    scn = load(DEFAULT_SCENARIO)
+    assert page.locator("#actors tbody tr").count() == len(scn.actors)
+    assert page.locator("#issues tbody tr").count() == len(scn.issues) == 11
     run_and_wait(page)
     assert page.locator("#forecast-table tbody tr").count() >= 11
     assert page.locator(".chart .main-svg").count() >= 2  # plotly drew the charts

@@ -50,12 +50,14 @@ def regenerated(scn: Scenario, committed: str) -> str:
 
 
 def test_page_has_every_block(committed: str) -> None:
-    assert sd.block_names(committed) == [
-        "summary", "sources", "bases", "actors", "issues", "levers", "plans", "results"]
+    assert sd.block_names(committed) == BLOCKS
 
 
-@pytest.mark.parametrize("name", ["summary", "sources", "bases", "actors", "issues", "levers",
-                                  "plans", "results"])
+BLOCKS = ["dated", "summary", "sources", "bases", "actors", "issues", "channels", "levers",
+          "plans", "expectations", "results", "findings", "tipping"]
+
+
+@pytest.mark.parametrize("name", BLOCKS)
 def test_block_matches_scenario(name: str, committed: str, regenerated: str) -> None:
     assert _blocks(regenerated)[name] == _blocks(committed)[name], (
         f"the '{name}' block of {PAGE.name} is out of date with the scenario; "

@@ -179,7 +179,8 @@ def test_evidence_table_lists_every_input_with_its_basis(template, ec):
     assert pos["basis"] == "evidence" and pos["source"].startswith("src1: Title of the article")
     assert "a sentence copied verbatim" in pos["quote or rationale"]
     sal = t[t["input"] == "Opposition on Top income tax rate: salience"].iloc[0]
-    assert sal["basis"] == "judgment" and sal["quote or rationale"] == "One issue among several."
+    assert sal["basis"] == "judgment"
+    assert sal["quote or rationale"] == "Its programme lists taxes as one issue among six."
     assert (t["input"] == "Top income tax rate: status quo").any()
     assert (t["input"] == "Lever Opposition campaign").any()
     e = evidence_table(ec)

@@ -27,7 +27,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from ..errors import OptionError
-from ..scenario.schema import Scenario, Uncertainty, Value
+from ..scenario.schema import Scenario, Uncertainty, Value, basis_kind
 
 Kind = Literal["position", "salience", "capability", "status_quo"]
 KINDS: tuple[Kind, ...] = ("position", "salience", "capability", "status_quo")
@@ -87,6 +87,8 @@ class Slot:
 def _slot(kind: Kind, actor, issue, v: Value, lo: float, hi: float, wide_sd: float,
           cfg: Uncertainty) -> Slot:
     clip = cfg.bounds == "clip"
+    # the scenario-wide noise is widened or narrowed by what the value rests on
+    wide_sd = wide_sd * cfg.spread(basis_kind(v.basis))
     if v.range is not None:
         rlo, rhi = float(v.range[0]), float(v.range[1])
         lo, hi = max(lo, rlo), min(hi, rhi)
@@ -121,12 +123,20 @@ class IssueView:
     salience: dict[str, int]
     capability: dict[str, int]
     status_quo: int | None  # slot, or None when the issue has no status quo
+    # arena weight per actor (Issue.arena); absent: 1
+    weight: dict[str, float] = field(default_factory=dict)
 
     def columns(self, values: np.ndarray, actors: Iterable[str]):
-        """(x, c, s) of ``actors`` from member values (B, m): each (B, n)."""
+        """(x, c, s) of ``actors`` from member values (B, m): each (B, n).
+
+        Capabilities carry the issue's arena weights, as
+        :func:`stakes.scenario.arrays.capability_of` does for single runs.
+        """
         actors = list(actors)
         x = values[:, [self.position[a] for a in actors]]
         c = values[:, [self.capability[a] for a in actors]]
+        if self.weight:
+            c = c * np.array([self.weight.get(a, 1.0) for a in actors])
         s = values[:, [self.salience[a] for a in actors]]
         return x, c, s
 
@@ -278,6 +288,7 @@ def input_space(scn: Scenario, settings: Uncertainty | None = None) -> InputSpac
             add(Slot("status_quo", None, i.id, i.status_quo.value, "fixed", i.status_quo.value,
                      0.0, i.scale.min, i.scale.max, False))
             sq = len(slots) - 1
+        weight = {} if i.arena is None else {a: i.arena.weight_of(a) for a in pos}
         views[i.id] = IssueView(i.id, float(i.scale.min), float(i.scale.max),
-                                tuple(a for a in present if a in pos), pos, sal, cap, sq)
+                                tuple(a for a in present if a in pos), pos, sal, cap, sq, weight)
     return InputSpace(scn, cfg, slots, views)

@@ -155,6 +155,21 @@ def run(
 
         console = Console(file=open(output, "w", encoding="utf-8"), width=140) if output else out
         results_tables(console, scn, results, detail, calibrated)
+        _expectations(scn, results, models, console)
+
+
+def _expectations(scn, results, models: list[str], console=None) -> None:
+    """The scenario's expectations that these runs can judge, per model."""
+    from ..scenario.review import evaluate
+    from .check import expectations_table
+
+    ran = [m for m in models if any(r.model == m for r in results)]
+    verdicts = [v for v in evaluate(scn, results, ran) if v.status != "not run"]
+    if verdicts:
+        judged = {v.expectation.id for v in verdicts}
+        shown = scn.model_copy(update={
+            "expectations": [ex for ex in scn.expectations if ex.id in judged]})
+        expectations_table(shown, verdicts, ran, console)
 
 
 def _emit(text: str, output: Path | None) -> None:
@@ -190,6 +205,7 @@ def levers(
         sys.stdout.write(json.dumps(lever_effects(results), indent=2, allow_nan=False) + "\n")
     elif fmt == "table":
         lever_comparison(out, scn, results)
+        _expectations(scn, results, models)
     else:
         raise OptionError(f"--format {fmt!r}: expected table or json")
 
@@ -308,12 +324,14 @@ def _quotes(scn):
 
 def _register_command_groups() -> None:
     from .backtest import register as register_backtest
+    from .check import register as register_check
     from .ledger import register as register_ledger
     from .runs import register as register_runs
     from .analysis import register as register_analysis
     from .serve import register as register_serve
 
     register_analysis(app)
+    register_check(app)
     register_runs(app)
     register_backtest(app)
     register_serve(app)

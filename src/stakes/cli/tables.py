@@ -33,7 +33,9 @@ def _issue_title(issue) -> str:
     sc = issue.scale
     ends = f"{_fmt(sc.min)} = {sc.min_label or 'min'} … {_fmt(sc.max)} = {sc.max_label or 'max'}"
     sq = f"; status quo {_fmt(issue.status_quo.value)}" if issue.status_quo else ""
-    return f"[bold]{issue.name}[/bold] [dim]({issue.id}; {ends}{sq})[/dim]"
+    who = (f"; decided by {', '.join(m.actor for m in issue.arena.authority)}"
+           if issue.arena is not None else "")
+    return f"[bold]{issue.name}[/bold] [dim]({issue.id}; {ends}{sq}{who})[/dim]"
 
 
 def _short_list(names: list[str], limit: int = 5) -> str:
@@ -44,8 +46,13 @@ def results_tables(console: Console, scn: Scenario, results: list[Result],
                    detail: bool | None = None, calibrated: bool = False) -> None:
     """Per issue: the trajectories (no levers, or ``detail``), else the lever comparison."""
     any_levers = any(r.intervention.kind != "baseline" for r in results)
+    from ..scenario.review import as_of_notice
+
     console.print(f"[bold]{scn.metadata.name}[/bold]"
                   + (f" (as of {scn.metadata.as_of})" if scn.metadata.as_of else ""))
+    notice = as_of_notice(scn)
+    if notice:
+        console.print(notice, markup=False, style="yellow")
     if any_levers and not detail:
         lever_comparison(console, scn, results)
         console.print("[dim]Trajectories: stakes run --detail; JSON: --format json.[/dim]")

@@ -295,6 +295,8 @@ class ExchangeKernel:
     p: Any = 0
     rand: random.Random | None = None
     order: Sequence[Sequence[int]] | None = None
+    # (n, n) booleans, True where two actors can trade (a stakes extension; None: all pairs)
+    channels: Any = None
     nb: _Numbers = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -743,8 +745,12 @@ class _Round:
             for g_i, g_j in ((groups[0], groups[3]), (groups[1], groups[2])):
                 if not len(g_i) or not len(g_j):
                     continue
-                ii = np.repeat(g_i, len(g_j)).tolist()
-                jj = np.tile(g_j, len(g_i)).tolist()
+                ii = np.repeat(g_i, len(g_j))
+                jj = np.tile(g_j, len(g_i))
+                if k.channels is not None:
+                    can = np.asarray(k.channels, dtype=bool)[ii, jj]
+                    ii, jj = ii[can], jj[can]
+                ii, jj = ii.tolist(), jj.tolist()
                 for i, j in zip(ii, jj):
                     if ratio[i] < ratio[j]:
                         xa, ya = j, i

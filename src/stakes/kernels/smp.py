@@ -569,16 +569,20 @@ def all_challenges(
 
 
 def best_targets(
-    d: np.ndarray, R: np.ndarray, S: np.ndarray, cap: np.ndarray, params: SMPParams
+    d: np.ndarray, R: np.ndarray, S: np.ndarray, cap: np.ndarray, params: SMPParams,
+    channels: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every actor's best target j, its dEU and P (step 3); target -1 when none.
 
     Also returns the full (n, n) matrix of expected gains (NaN on the diagonal).
+    ``channels`` (n, n), a stakes extension: i may target j only where it is True.
     """
     n = len(R)
     P, gain = all_challenges(d, R, S, cap, params)
     gain[np.arange(n), np.arange(n)] = np.nan
     ok = gain > params.min_sig_gain  # NaN compares False
+    if channels is not None:
+        ok &= channels
     masked = np.where(ok, gain, -np.inf)
     target = np.argmax(masked, axis=1)  # first maximum = lowest j on ties
     has = ok.any(axis=1)
@@ -650,6 +654,7 @@ def turn(
     params: SMPParams,
     rng: np.random.Generator | None = None,
     trace: bool = False,
+    channels: np.ndarray | None = None,
 ) -> TurnResult:
     """One SMP turn, state t -> t + 1 (MODELS.md 3.4), all computed from state t."""
     n = len(x)
@@ -657,7 +662,7 @@ def turn(
     d, R = state.dist, state.R
 
     # Step 3.
-    target, gain, p_best, gain_all = best_targets(d, R, S, cap, params)
+    target, gain, p_best, gain_all = best_targets(d, R, S, cap, params, channels)
     init = np.flatnonzero(target >= 0)
     rcvr = target[init]
 
@@ -816,7 +821,8 @@ class SMPResult:
         return self.states[-1]
 
 
-# hook(t, x, ideal) -> None | (x, ideal, sal, cap, affinity); called before turn t + 1.
+# hook(t, x, ideal) -> None | (x, ideal, sal, cap, affinity[, channels]); called before
+# turn t + 1.
 Hook = Callable[[int, np.ndarray, np.ndarray], Any]
 
 
@@ -831,6 +837,7 @@ def run_smp(
     trace: bool = False,
     ideal0: np.ndarray | None = None,
     hold: int = 0,
+    channels: np.ndarray | None = None,
 ) -> SMPResult:
     """Run SMP from positions ``x0`` (n, D) on [0, 1] until the stop test (3.4).
 
@@ -840,7 +847,9 @@ def run_smp(
     return replacement inputs ``(x, ideal, sal, cap, affinity)`` (levers); the
     stop test then starts afresh (new base distance, ``min_turns`` counted
     from there), and no stop happens at or before turn ``hold``.
-    ``trace=True`` keeps the intermediate quantities of turn 1.
+    ``trace=True`` keeps the intermediate quantities of turn 1.  ``channels`` (n, n)
+    booleans, a stakes extension, limit whom each actor may challenge (None: anyone);
+    a hook that changes the actors returns their channels as a sixth element.
     """
     params = params or SMPParams()
     x = np.array(x0, dtype=float)
@@ -870,12 +879,14 @@ def run_smp(
         if hook is not None:
             new = hook(t - 1, x, ideal)
             if new is not None:
-                x, ideal, sal, cap, affinity = new
+                x, ideal, sal, cap, affinity = new[:5]
+                channels = new[5] if len(new) > 5 else channels
                 x, ideal, sal, cap = (np.asarray(v, dtype=float) for v in (x, ideal, sal, cap))
                 state = assess(x, ideal, sal, cap, params)
                 base = None
                 restart = t - 1
-        res = turn(x, ideal, sal, cap, affinity, state, params, rng, trace=trace and t == 1)
+        res = turn(x, ideal, sal, cap, affinity, state, params, rng, trace=trace and t == 1,
+                   channels=channels)
         if res.trace is not None:
             tr = res.trace
         moved = float(np.sqrt(((res.x - x) ** 2).sum(axis=1)).sum())

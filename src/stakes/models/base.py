@@ -24,6 +24,28 @@ class ModelOptions(BaseModel):
 
 
 @dataclass(frozen=True)
+class ChannelMask:
+    """Pairs of actors that cannot bargain or trade directly (``Scenario.channels``).
+
+    Kept by actor id, so that levers that add or remove actors need not update it.
+    """
+
+    closed: frozenset[frozenset[str]]
+
+    def mask(self, actor_ids) -> np.ndarray:
+        """(n, n) booleans: True where actors i and j can bargain (the diagonal too)."""
+        index = {a: k for k, a in enumerate(actor_ids)}
+        out = np.ones((len(index), len(index)), dtype=bool)
+        # once per run or lever step, over the closed pairs only
+        pairs = [(index[a], index[b]) for a, b in map(tuple, self.closed)
+                 if a in index and b in index]
+        if pairs:
+            i, j = np.array(pairs).T
+            out[i, j] = out[j, i] = False
+        return out
+
+
+@dataclass(frozen=True)
 class Problem:
     """Array view of a scenario restricted to some issues.
 
@@ -41,6 +63,7 @@ class Problem:
     hi: np.ndarray  # (D,)
     status_quo: np.ndarray  # (D,), NaN where the issue gives none
     affinity: np.ndarray | None = None  # (n, n) accommodation matrix (SMP)
+    channels: ChannelMask | None = None  # who can bargain with whom (exchange, SMP)
 
     @property
     def n(self) -> int:

@@ -244,7 +244,13 @@ def build_kernel(
         tie_break=opts.tie_break,
         p=repr(float(opts.p)),
         rand=rand,
+        channels=_channels(problem),
     )
+
+
+def _channels(problem: Problem) -> np.ndarray | None:
+    # The scenario's bargaining channels: no exchange between actors that cannot trade.
+    return None if problem.channels is None else problem.channels.mask(problem.actor_ids)
 
 
 def _unchanged(new: Any, old: Any) -> bool:
@@ -447,6 +453,7 @@ class Exchange(Model):
             tie_break=opts.tie_break,
             p=kern.p,
             rand=kern.rand,
+            channels=_channels(new),
         )
         return new, kern, new_scales
 

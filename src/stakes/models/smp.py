@@ -261,13 +261,14 @@ class SMP(Model):
                     ideal_new[i] = ideal[j]
             state["problem"] = nxt
             ids.append(tuple(nxt.actor_ids))
-            return x_new, ideal_new, sal_n, cap_n, aff_n
+            return x_new, ideal_new, sal_n, cap_n, aff_n, _channels(nxt)
 
         try:
             res = k.run_smp(
                 x0, sal, cap, aff, params, rng,
                 hook=hook if lever_rounds else None,
                 hold=max(lever_rounds) if lever_rounds else 0,
+                channels=_channels(cur),
             )
         except ValueError as exc:
             raise OptionError(f"smp: {exc}") from None
@@ -407,6 +408,11 @@ def _usable(
         salience=np.where(missing, 0.0, np.asarray(problem.salience, dtype=float)),
         capability=np.where(missing, own, capm),
     ), keep, missing
+
+
+def _channels(problem: Problem) -> np.ndarray | None:
+    # The scenario's bargaining channels (an extension): whom each actor may challenge.
+    return None if problem.channels is None else problem.channels.mask(problem.actor_ids)
 
 
 def _restrict(problem: Problem, keep: list[int]) -> Problem:

@@ -314,6 +314,47 @@ def lever_effects(scn: "Scenario", document: Mapping[str, Any], issue_id: str,
 # the report
 
 
+def expectation_notes(scn: "Scenario", document: Mapping[str, Any]) -> list[str]:
+    """One line per expectation the run can judge: which models meet it and which fail."""
+    from ..scenario.review import evaluate_forecasts
+
+    fc: dict[tuple[str, str, str], float] = {}
+    for res in document.get("results", []):
+        for d, iss in enumerate(_issues_of(res)):
+            f = _at(res["forecast"], d)
+            if f is not None:
+                fc[(res["model"], _iv_label(res), iss)] = f
+    models = list(dict.fromkeys(res["model"] for res in document.get("results", [])))
+    out = []
+    for ex in scn.expectations:
+        vs = [v for v in evaluate_forecasts(scn.model_copy(update={"expectations": [ex]}), fc,
+                                            models) if v.status != "not run"]
+        if not vs:
+            continue
+        met = [f"{v.model} ({v.detail})" for v in vs if v.status == "met"]
+        bad = [f"{v.model} ({v.detail})" for v in vs if v.status == "failed"]
+        out.append(f"Expectation {ex.id} ({ex.describe()}): "
+                   + (f"FAILED by {', '.join(bad)}" if bad else "met by every model run")
+                   + (f"; met by {', '.join(met)}" if bad and met else "") + ".")
+    return out
+
+
+def _dated(scn: Scenario, created_at: str | None) -> str:
+    """The scenario's age notice, judged at the run's date (today when unknown)."""
+    import datetime as dt
+
+    from ..scenario.review import as_of_notice
+
+    day = None
+    if created_at:
+        try:
+            day = dt.date.fromisoformat(created_at[:10])
+        except ValueError:
+            day = None
+    notice = as_of_notice(scn, day)
+    return f". {notice[0].upper()}{notice[1:]}" if notice else ""
+
+
 def build_report(
     scn: "Scenario",
     document: Mapping[str, Any],
@@ -333,12 +374,14 @@ def build_report(
         subtitle=(f"Run {header['id']}" if header.get("id") else "Run")
         + (f", {header['created_at'][:19].replace('T', ' ')} UTC" if header.get("created_at")
            else "")
-        + (f"; scenario as of {scn.metadata.as_of}" if scn.metadata.as_of else ""),
+        + (f"; scenario as of {scn.metadata.as_of}" if scn.metadata.as_of else "")
+        + _dated(scn, header.get("created_at")),
         header=header,
         forecasts=forecast_table(scn, document),
         evidence=evidence_table(scn),
     )
     issues = {i.id: i for i in scn.issues}
+    rep.notes += expectation_notes(scn, document)
 
     # positions by round: the baseline of every model, per issue
     no_rounds = []

@@ -12,9 +12,13 @@ and :func:`update_page` replaces what lies between each pair, leaving the rest
 of the page alone, so the page cannot drift from the file unnoticed.
 
 Blocks: ``summary`` (the counts of actors, issues, entries, levers, plans),
-``bases`` (how many values cite a source), ``sources``, ``actors``, ``issues``,
-``levers``, ``plans`` and ``results`` (the forecasts of :data:`RESULT_MODELS`
-under the baseline and every lever and plan, as ``stakes levers`` prints them).
+``dated`` (the date the scenario describes), ``bases`` (values by what their basis
+rests on), ``sources``, ``actors``, ``issues`` (with each issue's decision arena and
+the capabilities derived from it), ``channels``, ``levers``, ``plans``,
+``results`` (the forecasts of :data:`RESULT_MODELS` under the baseline and every
+lever and plan, as ``stakes levers`` prints them), ``expectations`` (each
+expectation against each model) and ``findings`` (per issue, what can be said:
+see :func:`findings_block`).
 
 Regenerate a page (``--check`` only compares, exiting 1 when the page is stale)::
 
@@ -31,9 +35,18 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from ..errors import InputError
-from ..scenario.schema import Change, Data, Effect, Evidence, Scenario, Value
+from ..scenario.arrays import capability_of
+from ..scenario.schema import Change, Data, Effect, Evidence, Scenario, Value, basis_kind
 
-RESULT_MODELS = ("eum", "compromise", "median")
+RESULT_MODELS = ("eum", "compromise", "median", "smp", "exchange")
+#: Joint models whose sensitivity to single actors the ``tipping`` block measures.
+JOINT_MODELS = ("smp", "exchange")
+#: A baseline shift above this many scale points, when one actor is left out, is reported.
+TIP_ABOVE = 10.0
+#: Baseline forecasts of all models within this many scale points count as agreeing.
+AGREE_WITHIN = 15.0
+#: A forecast within this distance of the dominant decider's position restates the arena.
+MECHANICAL_WITHIN = 1.0
 RESULT_SEED = 0
 _MARK = re.compile(r"<!-- generated:(start|end) ([A-Za-z0-9_-]+) -->")
 
@@ -60,7 +73,8 @@ def basis_text(basis) -> str:
     if basis is None:
         return "*no basis given*"
     if isinstance(basis, Evidence):
-        out = f"{basis.source}: “{basis.quote}”"
+        shows = f" ({basis.shows})" if basis.shows else ""
+        out = f"{basis.source}{shows}: “{basis.quote}”"
         return out + (f" — {basis.note}" if basis.note else "")
     if isinstance(basis, Data):
         return f"{basis.source} (data)" + (f" — {basis.note}" if basis.note else "")
@@ -106,25 +120,25 @@ def summary_block(scn: Scenario) -> str:
             f"**{len(scn.plans)} plans**.")
 
 
-def _count(values: Iterable[Value | None]) -> tuple[int, int]:
-    vals = [v for v in values if v is not None]
-    return len(vals), sum(isinstance(v.basis, (Evidence, Data)) for v in vals)
-
-
 def bases_block(scn: Scenario) -> str:
-    n_ps, src_ps = _count([e.position for e in scn.entries] + [e.salience for e in scn.entries])
-    n_ec, src_ec = _count(e.capability for e in scn.entries)
-    n_ac, src_ac = _count(a.capability for a in scn.actors)
-    n_sq, src_sq = _count(i.status_quo for i in scn.issues)
-    n_lv = len(scn.levers)
-    src_lv = sum(isinstance(lv.basis, (Evidence, Data)) for lv in scn.levers)
-    n_ef = sum(len(lv.effects) for lv in scn.levers)
-    src_ef = sum(isinstance(e.basis, (Evidence, Data)) for lv in scn.levers for e in lv.effects)
-    return (f"Of the {n_ps} positions and saliences, {src_ps} cite a source and "
-            f"{n_ps - src_ps} are judgments; of the {n_ec} issue-specific capabilities, "
-            f"{src_ec} cite a source; so do {src_ac} of the {n_ac} actor capabilities, "
-            f"{src_sq} of the {n_sq} status quos, {src_lv} of the {n_lv} levers and "
-            f"{src_ef} of their {n_ef} effects (the rest are judgments).")
+    """How many values rest on what: an actor's statement or conduct, an author's
+    description, a judgment (recommendations justify levers only)."""
+    from collections import Counter
+
+    from ..scenario.check import valued_fields
+
+    kinds = Counter(basis_kind(v.basis) for _, _, v in valued_fields(scn) if v is not None)
+    total = sum(kinds.values())
+    names = {"statement": "an actor's own statement", "conduct": "an actor's reported conduct",
+             "description": "an author's description of the actor",
+             "evidence": "a quote that does not say what it shows", "data": "a data source",
+             "judgment": "a judgment naming the fact it rests on", "none": "no basis"}
+    parts = [f"{kinds[k]} on {names[k]}" for k in names if kinds.get(k)]
+    levers = Counter(basis_kind(e.basis) for lv in scn.levers for e in lv.effects)
+    lv_text = ", ".join(f"{n} {k}" for k, n in sorted(levers.items()))
+    return (f"Of the {total} capabilities, status quos, positions and saliences, "
+            + "; ".join(parts) + f". The {sum(levers.values())} lever effects rest on: "
+            f"{lv_text}.")
 
 
 def sources_block(scn: Scenario) -> str:
@@ -166,21 +180,22 @@ def _issue_section(scn: Scenario, k: int, issue) -> list[str]:
     else:
         out.append("- **Status quo:** none given.")
     out.append("")
+    out += _arena_lines(scn, issue)
     entries = [e for e in scn.entries if e.issue == issue.id]
     rows, overrides = [], []
     for e in entries:
         actor = scn.actor(e.actor)
         if e.capability is not None:
-            here = f"**{_num(e.capability.value)}**"
             overrides.append(f"- `{e.actor}` {_num(e.capability.value)}: "
                              f"{basis_text(e.capability.basis)}")
-        else:
-            here = _num(actor.capability.value) if actor.capability else "—"
+        here = _num(round(capability_of(scn, e.actor, issue.id), 4))
+        if e.capability is not None:
+            here = f"**{here}**"
         if not actor.present:
             here += " (absent until added)"
         rows.append([f"`{e.actor}`", _num(e.position.value), _num(e.salience.value), here,
                      basis_text(e.position.basis), basis_text(e.salience.basis)])
-    out += _table(["actor", "position", "salience", "capability here", "basis of position",
+    out += _table(["actor", "position", "salience", "capability used", "basis of position",
                    "basis of salience"], rows)
     if overrides:
         out += ["", "Capability set for this issue (bold above):", "", *overrides]
@@ -189,6 +204,21 @@ def _issue_section(scn: Scenario, k: int, issue) -> list[str]:
     if absent:
         out += ["", f"No entry (takes no part in this issue): {_ids(absent)}."]
     return out
+
+
+def _arena_lines(scn: Scenario, issue) -> list[str]:
+    """Who decides the issue, and each listed actor's weight with its basis."""
+    arena = issue.arena
+    if arena is None:
+        return ["Who decides: not stated; every actor's capability counts in full.", ""]
+    out = ["**Who decides** (capability used = the actor's capability × its weight here):", ""]
+    rows = []
+    for role, members in (("authority", arena.authority), ("influence", arena.influence)):
+        for m in members:
+            w = 1.0 if m.weight is None else m.weight
+            rows.append([role, f"`{m.actor}`", _num(w), basis_text(m.basis)])
+    rows.append(["others", "every other actor", _num(arena.others), basis_text(arena.basis)])
+    return out + _table(["role", "actor", "weight", "basis"], rows) + [""]
 
 
 def issues_block(scn: Scenario) -> str:
@@ -228,6 +258,10 @@ def levers_block(scn: Scenario) -> str:
         if lv.description:
             parts += [lv.description, ""]
         parts.append(f"- **Proposed in:** {basis_text(lv.basis)}")
+        if lv.feasibility is not None:
+            parts.append(f"- **Feasibility:** {lv.feasibility}"
+                         + (f" — {basis_text(lv.feasibility_basis)}"
+                            if lv.feasibility_basis is not None else ""))
         if lv.round:
             parts.append(f"- **Applies before round:** {lv.round}")
         parts.append("")
@@ -245,7 +279,12 @@ def plans_block(scn: Scenario) -> str:
         if plan.description:
             parts += [plan.description, ""]
         if plan.basis is not None:
-            parts += [f"- **Basis:** {basis_text(plan.basis)}", ""]
+            parts += [f"- **Basis:** {basis_text(plan.basis)}"]
+        if plan.feasibility is not None:
+            parts += [f"- **Feasibility:** {plan.feasibility}"
+                      + (f" — {basis_text(plan.feasibility_basis)}"
+                         if plan.feasibility_basis is not None else "")]
+        parts.append("")
         rows = []
         for k, step in enumerate(plan.steps, 1):
             rnd = step.round if step.round is not None else scn.lever(step.lever).round
@@ -262,10 +301,7 @@ def results_block(scn: Scenario, models: Sequence[str] = RESULT_MODELS,
     """Per issue: every model's forecast under the baseline and each lever and plan,
     with its shift against the baseline ("·" for none) and the actors that end
     elsewhere than in the baseline run (any model), as ``stakes levers`` prints them."""
-    from ..engine import interventions_for, run_scenario
-
-    results = run_scenario(scn, models, interventions=interventions_for(scn, "all", "all"),
-                           seed=seed, skip_inapplicable=True)
+    results = _runs(scn, tuple(models), seed)
     from ..results import baseline_forecasts
 
     base = baseline_forecasts(results)
@@ -309,8 +345,232 @@ def results_block(scn: Scenario, models: Sequence[str] = RESULT_MODELS,
     return "\n".join(parts)
 
 
+_RUNS: dict[tuple, list] = {}
+
+
+def _runs(scn: Scenario, models: tuple[str, ...] = RESULT_MODELS, seed: int = RESULT_SEED):
+    """Every model under the baseline and every lever and plan, computed once per page."""
+    from ..engine import interventions_for, run_scenario
+
+    key = (scn.model_dump_json(), models, seed)
+    if key not in _RUNS:
+        _RUNS.clear()
+        _RUNS[key] = run_scenario(scn, list(models),
+                                  interventions=interventions_for(scn, "all", "all"),
+                                  seed=seed, skip_inapplicable=True)
+    return _RUNS[key]
+
+
+def dated_block(scn: Scenario) -> str:
+    as_of = scn.metadata.as_of
+    if as_of is None:
+        return "The scenario states no date."
+    return (f"The scenario describes the situation as of **{as_of.isoformat()}** and nothing "
+            "after it. `stakes run`, `stakes check` and reports print that date, with a notice "
+            "when it lies more than a year before the day they run.")
+
+
+def channels_block(scn: Scenario) -> str:
+    ch = scn.channels
+    if ch is None:
+        return "The scenario states no channels: every pair of actors can bargain directly."
+    shut = ch.closed_pairs(a.id for a in scn.actors)
+    lines = [f"Every pair of actors is **{ch.default}** unless a rule below says otherwise; "
+             f"{len(shut)} pairs cannot bargain directly (the exchange model makes no exchange "
+             "between them and SMP lets neither challenge the other).", ""]
+    rows = []
+    for part in ("closed", "open"):
+        for rule in getattr(ch, part):
+            rows.append([part, _ids(rule.between), _ids(rule.and_) if rule.and_ else "each other",
+                         basis_text(rule.basis)])
+    return "\n".join(lines + _table(["rule", "between", "and", "basis"], rows))
+
+
+def _verdicts(scn: Scenario, models: Sequence[str] = RESULT_MODELS):
+    from ..scenario.review import evaluate
+
+    return evaluate(scn, _runs(scn, tuple(models)), models)
+
+
+def _verdict_cell(v) -> str:
+    if v.status == "not run":
+        return "—"
+    ex = v.expectation
+    num = (f"{v.forecast - v.baseline:+.1f}" if ex.direction is not None
+           else f"{v.forecast:.1f}")
+    return f"met {num}" if v.status == "met" else f"**FAILED** {num}"
+
+
+def expectations_block(scn: Scenario, models: Sequence[str] = RESULT_MODELS) -> str:
+    """Per issue, each expectation against each model (forecast, or shift for a direction)."""
+    if not scn.expectations:
+        return "The scenario states no expectations."
+    by = {(v.expectation.id, v.model): v for v in _verdicts(scn, models)}
+    met = sum(v.status == "met" for v in by.values())
+    failed = sum(v.status == "failed" for v in by.values())
+    parts = [f"{met} model × expectation pairs met, **{failed} failed** "
+             f"({len(scn.expectations)} expectations, {len(models)} models)."]
+    for issue in scn.issues:
+        exs = [ex for ex in scn.expectations if ex.issue == issue.id]
+        if not exs:
+            continue
+        parts += ["", f"#### {issue.name} (`{issue.id}`)", ""]
+        rows = [[f"`{ex.id}`: {ex.describe().split(': ', 1)[1]}"
+                 + ("" if ex.intervention == "baseline" else f" ({ex.intervention})"),
+                 *[_verdict_cell(by[(ex.id, m)]) for m in models], ex.reason]
+                for ex in exs]
+        parts += _table(["expectation", *models, "reason"], rows)
+    return "\n".join(parts)
+
+
+def findings_block(scn: Scenario, models: Sequence[str] = RESULT_MODELS) -> str:
+    """Per issue, what the baseline runs support, stated only where it is robust.
+
+    A baseline result is stated as a finding only when (1) every model's forecast lies
+    within :data:`AGREE_WITHIN` points of the others, (2) every model meets the issue's
+    baseline expectations, (3) no single actor left out moves a joint model there by more
+    than :data:`TIP_ABOVE` points, and (4) it is not mechanical: not every forecast sits
+    within :data:`MECHANICAL_WITHIN` of the position of the actor with the most capability
+    on the issue (the arena's dominant decider), in which case it restates the arena.
+    Otherwise the block says which of these fails.
+    """
+    from ..results import baseline_forecasts
+    from ..scenario.arrays import to_problem
+
+    base = baseline_forecasts(_runs(scn, tuple(models)))
+    verdicts = _verdicts(scn, models)
+    tipped: dict[str, list[tuple[str, str, float]]] = {}
+    for m, rows in _tips(scn, [m for m in JOINT_MODELS if m in models]).items():
+        for actor, iss, v in rows:
+            # leaving out a holder of formal authority should move the result
+            if _role(scn, actor, iss) != "authority":
+                tipped.setdefault(iss, []).append((m, actor, v))
+    lines = []
+    for issue in scn.issues:
+        fc = {m: base[(m, issue.id)] for m in models if (m, issue.id) in base}
+        if not fc:
+            continue
+        vals = list(fc.values())
+        spread = max(vals) - min(vals)
+        shown = ", ".join(f"{m} {v:.1f}" for m, v in fc.items())
+        failed = [v for v in verdicts if v.expectation.issue == issue.id
+                  and v.expectation.intervention == "baseline" and v.status == "failed"]
+        pb = to_problem(scn, (issue.id,))
+        top = int(max(range(pb.n), key=lambda k: pb.capability[k, 0]))
+        top_id, top_pos = pb.actor_ids[top], float(pb.position[top, 0])
+        at_top = [m for m, v in fc.items() if abs(v - top_pos) <= MECHANICAL_WITHIN]
+        mechanical = len(at_top) == len(fc)
+        head = f"- **{issue.name}** ({shown})."
+        if failed:
+            who = ", ".join(sorted({f"{v.model} ({v.expectation.id})" for v in failed}))
+            lines.append(f"{head} Fails the expectations: {who}; no finding is stated.")
+        elif spread > AGREE_WITHIN:
+            lines.append(f"{head} The models disagree (spread {spread:.1f} points); no "
+                         "finding is stated.")
+        elif tipped.get(issue.id):
+            who = ", ".join(f"{m} by {v:.1f} without `{a}`"
+                            for m, a, v in sorted(tipped[issue.id], key=lambda t: -t[2])[:3])
+            lines.append(f"{head} The models agree (spread {spread:.1f} points) but an actor "
+                         f"without authority here tips a joint model: {who}; no finding is "
+                         "stated.")
+        elif mechanical:
+            lines.append(f"{head} Mechanical: every forecast is the position of "
+                         f"`{top_id}` ({top_pos:g}), the actor with the most capability here "
+                         "(see its arena); it restates the arena, not a result.")
+        else:
+            note = (f" {', '.join(at_top)} {'sits' if len(at_top) == 1 else 'sit'} at the "
+                    f"position of `{top_id}` ({top_pos:g}), the actor with the most capability "
+                    "here." if at_top else "")
+            lines.append(f"{head} Robust across the models (spread {spread:.1f} points) and "
+                         f"within the expectations.{note}")
+    lever_lines = []
+    for ex in scn.expectations:
+        if ex.intervention == "baseline":
+            continue
+        vs = [v for v in verdicts if v.expectation.id == ex.id and v.status != "not run"]
+        bad = [v.model for v in vs if v.status == "failed"]
+        what = f"`{ex.intervention.split(':', 1)[1]}` on {ex.issue} ({ex.describe().split(': ', 1)[1]})"
+        if not bad:
+            lever_lines.append(f"- {what}: met by every model.")
+        elif len(bad) == len(vs):
+            lever_lines.append(f"- {what}: **failed by every model**.")
+        else:
+            lever_lines.append(f"- {what}: failed by {', '.join(bad)}; met by "
+                               f"{', '.join(v.model for v in vs if v.status == 'met')}.")
+    out = ["Baseline, per issue:", "", *lines]
+    if lever_lines:
+        out += ["", "Levers, per expectation:", "", *lever_lines]
+    return "\n".join(out)
+
+
+def _role(scn: Scenario, actor: str, issue_id: str) -> str:
+    arena = scn.issue(issue_id).arena
+    if arena is None:
+        return "—"
+    if any(m.actor == actor for m in arena.authority):
+        return "authority"
+    return "influence" if any(m.actor == actor for m in arena.influence) else "other"
+
+
+_TIPS: dict[tuple, dict] = {}
+
+
+def _tips(scn: Scenario, models: Sequence[str] = JOINT_MODELS) -> dict:
+    """{model: [(actor, issue, shift)]}: baseline shifts above :data:`TIP_ABOVE` when one
+    present actor is left out (each in turn), computed once per page."""
+    import numpy as np
+
+    from ..engine import run_scenario
+
+    key = (scn.model_dump_json(), tuple(models))
+    if key in _TIPS:
+        return _TIPS[key]
+    out: dict[str, list] = {}
+    for m in models:
+        base = run_scenario(scn, [m], seed=RESULT_SEED)[0].run
+        out[m] = []
+        for a in (a for a in scn.actors if a.present):
+            without = scn.model_copy(update={"actors": [
+                x.model_copy(update={"present": False}) if x.id == a.id else x
+                for x in scn.actors]})
+            run = run_scenario(without, [m], seed=RESULT_SEED)[0].run
+            shift = np.abs(np.asarray(run.forecast) - np.asarray(base.forecast))
+            out[m] += [(a.id, iss, float(v)) for iss, v in zip(base.issue_ids, shift)
+                       if v > TIP_ABOVE]
+    _TIPS.clear()
+    _TIPS[key] = out
+    return out
+
+
+def tipping_block(scn: Scenario, models: Sequence[str] = JOINT_MODELS) -> str:
+    """For each joint model, the actors whose absence moves a baseline forecast by more than
+    :data:`TIP_ABOVE` points: the model is run once with every present actor and once
+    without each (as ``stakes stability`` does over an ensemble)."""
+    tips = _tips(scn, models)
+    n = sum(a.present for a in scn.actors)
+    lines = []
+    for m in models:
+        worst: dict[str, tuple[str, float]] = {}
+        for actor, iss, v in tips[m]:
+            if actor not in worst or v > worst[actor][1]:
+                worst[actor] = (iss, v)
+        rows = []
+        for actor, (iss, v) in sorted(worst.items(), key=lambda kv: -kv[1][1]):
+            cap = scn.actor(actor).capability
+            rows.append([f"`{actor}`", _num(cap.value) if cap else "—", f"`{iss}`", f"{v:.1f}",
+                         "yes" if scn.entry(actor, iss) is not None else "**no**",
+                         _role(scn, actor, iss)])
+        lines += ["", f"**{m}**: {len(rows)} of {n} actors move a forecast by more than "
+                  f"{TIP_ABOVE:g} points when left out.", ""]
+        if rows:
+            lines += _table(["left out", "capability", "issue moved most", "shift",
+                             "has a stance there", "role there"], rows)
+    return "\n".join(lines).lstrip("\n")
+
+
 BLOCKS: dict[str, Callable[[Scenario], str]] = {
     "summary": summary_block,
+    "dated": dated_block,
     "bases": bases_block,
     "sources": sources_block,
     "actors": actors_block,
@@ -318,6 +578,10 @@ BLOCKS: dict[str, Callable[[Scenario], str]] = {
     "levers": levers_block,
     "plans": plans_block,
     "results": results_block,
+    "channels": channels_block,
+    "expectations": expectations_block,
+    "findings": findings_block,
+    "tipping": tipping_block,
 }
 
 

@@ -6,13 +6,20 @@ from typing import Iterable, Literal
 
 import numpy as np
 
-from ..models.base import Problem
+from ..models.base import ChannelMask, Problem
 from .schema import Scenario
 
 Missing = Literal["drop", "nan"]
 
 
 def capability_of(scn: Scenario, actor_id: str, issue_id: str) -> float:
+    """The capability the models use: the entry's or the actor's, times the actor's
+    weight in the issue's decision arena (1 when the issue states none)."""
+    return base_capability(scn, actor_id, issue_id) * arena_weight(scn, actor_id, issue_id)
+
+
+def base_capability(scn: Scenario, actor_id: str, issue_id: str) -> float:
+    """The capability the scenario gives (the entry's override, else the actor's)."""
     entry = scn.entry(actor_id, issue_id)
     if entry is not None and entry.capability is not None:
         return entry.capability.value
@@ -20,6 +27,18 @@ def capability_of(scn: Scenario, actor_id: str, issue_id: str) -> float:
     if cap is None:  # the scenario checks rule this out for actors with entries
         raise KeyError(f"actor {actor_id!r} has no capability on {issue_id!r}")
     return cap.value
+
+
+def arena_weight(scn: Scenario, actor_id: str, issue_id: str) -> float:
+    arena = scn.issue(issue_id).arena
+    return 1.0 if arena is None else arena.weight_of(actor_id)
+
+
+def channels_of(scn: Scenario) -> ChannelMask | None:
+    """The scenario's bargaining channels over all its actors, or None when it states none."""
+    if scn.channels is None:
+        return None
+    return ChannelMask(scn.channels.closed_pairs(a.id for a in scn.actors))
 
 
 def actor_row(scn: Scenario, actor_id: str, issue_ids: Iterable[str]) -> tuple[list, list, list]:
@@ -75,6 +94,7 @@ def to_problem(
         hi=np.array([i.scale.max for i in issues], dtype=float),
         status_quo=np.array(sq, dtype=float),
         affinity=affinity_matrix(scn, ids),
+        channels=channels_of(scn),
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Iterator
 
-from .schema import Basis, Data, Evidence, Scenario, Value
+from .schema import Basis, Data, Evidence, Scenario, Value, basis_kind
 
 Path = tuple[str | int, ...]
 Finding = tuple[Path, str]
@@ -51,6 +51,37 @@ def bases(scn: Scenario) -> Iterator[tuple[Path, Basis]]:
     for k, p in enumerate(scn.plans):
         if p.basis is not None:
             yield ("plans", k, "basis"), p.basis
+    for path, _, b in structure_bases(scn):
+        if b is not None:
+            yield (*path, "basis"), b
+    for part, items in (("levers", scn.levers), ("plans", scn.plans)):
+        for k, item in enumerate(items):
+            if item.feasibility_basis is not None:
+                yield (part, k, "feasibility_basis"), item.feasibility_basis
+
+
+def structure_bases(scn: Scenario) -> Iterator[tuple[Path, str, Basis | None]]:
+    """The bases of the scenario's structure: arenas, channels and expectations."""
+    for k, i in enumerate(scn.issues):
+        if i.arena is None:
+            continue
+        for part in ("authority", "influence"):
+            for m, mem in enumerate(getattr(i.arena, part)):
+                yield (("issues", k, "arena", part, m), f"{part} of {mem.actor!r} on {i.id!r}",
+                       mem.basis)
+        if i.arena.basis is not None or i.arena.others > 0:
+            yield ("issues", k, "arena"), f"weight of the others on {i.id!r}", i.arena.basis
+    if scn.channels is not None:
+        for part in ("closed", "open"):
+            for m, rule in enumerate(getattr(scn.channels, part)):
+                yield ("channels", part, m), f"{part} channel rule {m}", rule.basis
+    for k, ex in enumerate(scn.expectations):
+        yield ("expectations", k), f"expectation {ex.id!r}", ex.basis
+
+
+#: Where an author's recommendation may serve as a basis: what should be done
+#: justifies a lever, a plan or an expectation about a lever, never a fact.
+_RECOMMENDATION_OK = ("levers", "plans", "expectations")
 
 
 def _in_range(path: Path, v: Value | None, lo: float, hi: float, what: str) -> Iterator[Finding]:
@@ -139,9 +170,6 @@ def check(scn: Scenario) -> list[Finding]:
                 ref = getattr(eff, f)
                 if ref is not None and ref not in actors:
                     out.append(((*path, f), f"unknown actor {ref!r}"))
-            if eff.add_actor in actors and actors[eff.add_actor].present:
-                out.append(((*path, "add_actor"),
-                            f"actor {eff.add_actor!r} is already present (set present: false)"))
             for n, iss in enumerate(eff.issues or []):
                 if iss not in issues:
                     out.append(((*path, "issues", n), f"unknown issue {iss!r}"))
@@ -156,4 +184,54 @@ def check(scn: Scenario) -> list[Finding]:
         for m, step in enumerate(p.steps):
             if step.lever not in levers:
                 out.append((("plans", k, "steps", m, "lever"), f"unknown lever {step.lever!r}"))
+
+    for path, b in bases(scn):
+        if basis_kind(b) == "recommendation" and path[0] not in _RECOMMENDATION_OK:
+            out.append(((*path, "shows"), "an author's recommendation is not evidence of an "
+                        "actor's current stance or of the status quo (it can justify a lever "
+                        "or a plan); quote what the actor says or does, or make it a judgment"))
+
+    out += _check_structure(scn, actors, issues, levers)
+    return out
+
+
+def _check_structure(scn: Scenario, actors: dict, issues: dict, levers: set) -> list[Finding]:
+    out: list[Finding] = []
+    for k, i in enumerate(scn.issues):
+        if i.arena is None:
+            continue
+        seen: set[str] = set()
+        for part in ("authority", "influence"):
+            for m, mem in enumerate(getattr(i.arena, part)):
+                path = ("issues", k, "arena", part, m, "actor")
+                if mem.actor not in actors:
+                    out.append((path, f"unknown actor {mem.actor!r}"))
+                if mem.actor in seen:
+                    out.append((path, f"actor {mem.actor!r} is listed twice in the arena"))
+                seen.add(mem.actor)
+    if scn.channels is not None:
+        for part in ("closed", "open"):
+            for m, rule in enumerate(getattr(scn.channels, part)):
+                for side in ("between", "and"):
+                    for n, a in enumerate(rule.between if side == "between" else
+                                          (rule.and_ or [])):
+                        if a not in actors:
+                            out.append((("channels", part, m, side, n), f"unknown actor {a!r}"))
+    plans = {p.id for p in scn.plans}
+    out += _duplicates(scn.expectations, "id", "expectations")
+    for k, ex in enumerate(scn.expectations):
+        path = ("expectations", k)
+        if ex.issue not in issues:
+            out.append(((*path, "issue"), f"unknown issue {ex.issue!r}"))
+        else:
+            sc = issues[ex.issue].scale
+            for f in ("min", "max"):
+                v = getattr(ex, f)
+                if v is not None and not sc.min <= v <= sc.max:
+                    out.append(((*path, f), f"{f} {v:g} is outside the scale "
+                                            f"[{sc.min:g}, {sc.max:g}] of {ex.issue!r}"))
+        if ex.lever is not None and ex.lever not in levers:
+            out.append(((*path, "lever"), f"unknown lever {ex.lever!r}"))
+        if ex.plan is not None and ex.plan not in plans:
+            out.append(((*path, "plan"), f"unknown plan {ex.plan!r}"))
     return out

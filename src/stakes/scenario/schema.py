@@ -13,7 +13,7 @@ dimensions of one policy space.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Iterable, Iterator, Literal, Union
 
 from pydantic import (
     BaseModel,
@@ -46,12 +46,26 @@ class _Strict(BaseModel):
 # --- basis -----------------------------------------------------------------
 
 
+Shows = Literal["statement", "conduct", "description", "recommendation"]
+SHOWS: tuple[str, ...] = ("statement", "conduct", "description", "recommendation")
+
+
 class Evidence(_Strict):
-    """A verbatim quote from a source listed in ``metadata.sources``."""
+    """A verbatim quote from a source listed in ``metadata.sources``.
+
+    ``shows`` says what the quote is evidence of: the actor's own stated
+    position (``statement``), its reported conduct (``conduct``), an author's
+    description of the actor (``description``), or an author's
+    ``recommendation``, which can justify a lever or a plan, never an actor's
+    current position, salience, capability or a status quo.
+    """
 
     kind: Literal["evidence"]
     source: Id
     quote: str = Field(min_length=1, max_length=1000)
+    shows: Shows | None = Field(
+        None, description="What the quote shows: statement, conduct, description or "
+        "recommendation (see the format docs); unset in files written before it existed.")
     note: str | None = None
 
 
@@ -71,6 +85,21 @@ class Data(_Strict):
 
 
 Basis = Annotated[Union[Evidence, Judgment, Data], Field(discriminator="kind")]
+
+#: What a basis rests on, for uncertainty defaults and reports: the ``shows`` of
+#: evidence, ``judgment``, ``data``, ``evidence`` (evidence that does not say
+#: what it shows) or ``none``.
+BasisKind = Literal["statement", "conduct", "description", "recommendation", "evidence",
+                    "judgment", "data", "none"]
+
+
+def basis_kind(basis: "Evidence | Judgment | Data | None") -> str:
+    """The :data:`BasisKind` of ``basis``."""
+    if basis is None:
+        return "none"
+    if isinstance(basis, Evidence):
+        return basis.shows or "evidence"
+    return basis.kind
 
 
 class Value(_Strict):
@@ -174,12 +203,60 @@ class Scale(_Strict):
         return self
 
 
+class ArenaMember(_Strict):
+    """One actor's standing in a decision arena, with its basis."""
+
+    actor: Id
+    weight: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] | None = Field(
+        None, description="Multiplies the actor's capability on the issue: 1 for a holder of "
+        "formal authority unless given; required, in [0, 1], for an influence.")
+    basis: Basis | None = None
+
+
+class Arena(_Strict):
+    """Who decides an issue: formal authority, and the influence others bring to bear.
+
+    An actor's capability on the issue is its capability (or the entry's
+    override) times its weight here: an ``authority`` member's ``weight``
+    (default 1), an ``influence`` member's ``weight`` (in [0, 1]), or
+    ``others`` for every actor the arena does not list.
+    """
+
+    authority: list[ArenaMember] = Field(min_length=1)
+    influence: list[ArenaMember] = Field(default_factory=list)
+    others: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = Field(
+        0.1, description="Weight of the actors not listed (default 0.1).")
+    basis: Basis | None = Field(None, description="Why the others weigh what they do.")
+
+    @model_validator(mode="after")
+    def _weights(self) -> "Arena":
+        for m in self.influence:
+            if m.weight is None:
+                raise ValueError(f"influence of {m.actor!r} needs a weight in [0, 1]")
+            if m.weight > 1:
+                raise ValueError(f"influence weight of {m.actor!r} is {m.weight:g}; it lies "
+                                 "in [0, 1] (formal authority goes under authority)")
+        return self
+
+    def weights(self) -> dict[str, float]:
+        out = {m.actor: (1.0 if m.weight is None else m.weight) for m in self.authority}
+        for m in self.influence:
+            out.setdefault(m.actor, float(m.weight or 0.0))
+        return out
+
+    def weight_of(self, actor_id: str) -> float:
+        return self.weights().get(actor_id, self.others)
+
+
 class Issue(_Strict):
     id: Id
     name: str = Field(min_length=1, max_length=200)
     description: str | None = None
     scale: Scale = Field(default_factory=lambda: Scale(min=0, max=100))
     status_quo: Value | None = None
+    arena: Arena | None = Field(
+        None, description="Who decides the issue; when given, capabilities on it are derived "
+        "from it (see Arena).")
 
 
 class Entry(_Strict):
@@ -264,11 +341,20 @@ class Effect(_Strict):
         return self
 
 
+Feasibility = Literal["feasible", "doubtful", "infeasible"]
+
+
 class Lever(_Strict):
+    """A policy and its effects.  ``feasibility`` records what the proposing texts say
+    of it (``doubtful``, ``infeasible``), with its basis; such a lever still runs, so
+    that its effect can be seen, and reports mark it."""
+
     id: Id
     name: str = Field(min_length=1)
     description: str | None = None
     basis: Basis | None = None
+    feasibility: Feasibility | None = None
+    feasibility_basis: Basis | None = None
     round: int = Field(0, ge=0, le=10_000, description="Round before which it applies.")
     effects: list[Effect] = Field(min_length=1)
 
@@ -283,7 +369,119 @@ class Plan(_Strict):
     name: str = Field(min_length=1)
     description: str | None = None
     basis: Basis | None = None
+    feasibility: Feasibility | None = None
+    feasibility_basis: Basis | None = None
     steps: list[PlanStep] = Field(min_length=1)
+
+
+# --- bargaining channels ------------------------------------------------------
+
+
+class ChannelRule(_Strict):
+    """Every pair of an actor in ``between`` with an actor in ``and`` (or, without
+    ``and``, every pair within ``between``)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True,
+                              populate_by_name=True)
+
+    between: list[Id] = Field(min_length=1)
+    and_: list[Id] | None = Field(None, alias="and")
+    basis: Basis | None = None
+
+    def pairs(self) -> Iterator[tuple[str, str]]:
+        if self.and_ is None:
+            for k, a in enumerate(self.between):
+                for b in self.between[k + 1:]:
+                    yield a, b
+        else:
+            for a in self.between:
+                for b in self.and_:
+                    yield a, b
+
+
+class Channels(_Strict):
+    """Who can bargain or trade with whom directly (an extension of the joint models).
+
+    Every pair of actors starts ``default`` (open or closed); the ``closed``
+    rules are applied next, then the ``open`` ones, so a mediator can be
+    opened to parties that are closed to each other.
+    """
+
+    default: Literal["open", "closed"] = "open"
+    closed: list[ChannelRule] = Field(default_factory=list)
+    open: list[ChannelRule] = Field(default_factory=list)
+
+    def closed_pairs(self, actor_ids: Iterable[str]) -> frozenset[frozenset[str]]:
+        """The unordered pairs of ``actor_ids`` that cannot bargain directly."""
+        ids = list(actor_ids)
+        if self.default == "closed":
+            shut = {frozenset((a, b)) for k, a in enumerate(ids) for b in ids[k + 1:]}
+        else:
+            shut = set()
+        for rule in self.closed:
+            shut.update(frozenset(p) for p in rule.pairs() if p[0] != p[1])
+        for rule in self.open:
+            shut.difference_update(frozenset(p) for p in rule.pairs())
+        return frozenset(shut)
+
+
+# --- sanity expectations -----------------------------------------------------
+
+
+class Expectation(_Strict):
+    """An analyst's expectation about a forecast, written before the models are run.
+
+    Without ``lever`` or ``plan`` it concerns the baseline forecast of
+    ``issue`` (``min`` and/or ``max``); with one, the forecast under that
+    intervention, and ``direction`` says how it should move against the
+    baseline: ``up`` or ``down`` by more than ``by``, or ``none`` (within ``by``).
+    """
+
+    id: Id
+    issue: Id
+    lever: Id | None = None
+    plan: Id | None = None
+    min: Finite | None = None
+    max: Finite | None = None
+    direction: Literal["up", "down", "none"] | None = None
+    by: Annotated[float, Field(ge=0, le=MAX_ABS, allow_inf_nan=False)] = Field(
+        1.0, description="Shift (on the issue's scale) that counts as a move; default 1.")
+    reason: str = Field(min_length=1, description="Why the analyst expects it.")
+    basis: Basis | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> "Expectation":
+        if self.lever is not None and self.plan is not None:
+            raise ValueError("an expectation concerns one lever or one plan, not both")
+        if self.direction is not None and self.lever is None and self.plan is None:
+            raise ValueError("direction needs the lever or plan whose effect it states")
+        if self.min is None and self.max is None and self.direction is None:
+            raise ValueError("give min, max or (with a lever or plan) direction")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min:g} is above max {self.max:g}")
+        return self
+
+    @property
+    def intervention(self) -> str:
+        if self.lever is not None:
+            return f"lever:{self.lever}"
+        if self.plan is not None:
+            return f"plan:{self.plan}"
+        return "baseline"
+
+    def describe(self) -> str:
+        parts = []
+        if self.direction == "none":
+            parts.append(f"moves by at most {self.by:g}")
+        elif self.direction is not None:
+            parts.append(f"moves {self.direction} by more than {self.by:g}")
+        if self.min is not None and self.max is not None:
+            parts.append(f"forecast in [{self.min:g}, {self.max:g}]")
+        elif self.min is not None:
+            parts.append(f"forecast >= {self.min:g}")
+        elif self.max is not None:
+            parts.append(f"forecast <= {self.max:g}")
+        return f"{self.issue}, {self.intervention}: " + " and ".join(parts)
 
 
 # --- uncertainty -----------------------------------------------------------
@@ -311,6 +509,23 @@ class Uncertainty(_Strict):
     bounds: Literal["truncate", "clip"] = Field(
         "truncate", description="Keep draws in the valid range (scale, [0, 1], >= 0) by "
         "truncating the distribution, or by clipping draws to the bounds.")
+    by_basis: dict[BasisKind, Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]] = Field(
+        default_factory=dict, description="Multiplies the scenario-wide sd of a value by what "
+        "its basis rests on; merged over BASIS_SPREAD (evidence narrower than judgment).")
+
+    def spread(self, kind: str) -> float:
+        """The factor on the scenario-wide sd for a value whose basis is of ``kind``."""
+        return self.by_basis.get(kind, BASIS_SPREAD.get(kind, 1.0))  # type: ignore[call-overload]
+
+
+#: Default factor on the scenario-wide sd by basis kind: an actor's own statement,
+#: its conduct or a data set pins a value best; an author's description leaves more
+#: room; a judgment most.  A value without a basis keeps the plain scenario-wide sd
+#: (files written before bases existed keep their ensembles).
+BASIS_SPREAD: dict[str, float] = {
+    "statement": 1.0, "conduct": 1.0, "data": 1.0, "evidence": 1.0,
+    "description": 1.5, "judgment": 2.0, "recommendation": 2.0, "none": 1.0,
+}
 
 
 # --- the scenario ----------------------------------------------------------
@@ -332,6 +547,10 @@ class Scenario(_Strict):
     uncertainty: Uncertainty | None = Field(
         None, description="Scenario-wide noise for ensembles; the defaults of Uncertainty "
         "apply when it is omitted.")
+    channels: Channels | None = Field(
+        None, description="Who can bargain with whom (exchange, smp); every pair when omitted.")
+    expectations: list[Expectation] = Field(
+        default_factory=list, description="Sanity expectations about forecasts, with reasons.")
 
     # convenience look-ups -------------------------------------------------
     def actor(self, actor_id: str) -> Actor:
