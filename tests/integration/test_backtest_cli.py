@@ -125,7 +125,7 @@ def test_real_file_baselines_and_eum():
                     "the repository)")
     # EUM runs 353 issues in a few seconds; the slower joint models are left to the docs run.
     res = invoke("backtest", "deu3", DEU3, "--model", "eum", "-c", "equal", "-f", "json",
-                 "-j", "1")
+                 "-j", "1", "--no-distributions")
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     rows = {(r["model"], r["capability"], r["procedure"]): r for r in doc["rows"]}
@@ -137,3 +137,111 @@ def test_real_file_baselines_and_eum():
     for s in doc["stacking"]["results"]:
         assert s["n"] == 353
         assert 0.7 <= s["coverage"] <= 0.9
+
+
+def test_subsets_cache_and_into(tmp_path):
+    f = synthetic_file(tmp_path / "syn.csv", n_proposals=20)
+    base = ("backtest", "deu3", f, "--model", "eum", "-c", "equal", "--folds", "3", "-j", "1",
+            "-f", "json")
+    res = invoke(*base, "--issues", "10")
+    doc = json.loads(res.stdout)
+    # Whole proposals: proposals of 1, 2, 3, 1, 2 issues make 9, the next (3) makes 12.
+    assert doc["data"]["scored"] == 12 and "subset: first 12 issues" in doc["data"]["notes"][-1]
+    res = invoke(*base, "--fold", "1", "--folds", "4", "--no-stack")
+    sub = json.loads(res.stdout)
+    res = invoke(*base, "--fold", "1", "--folds", "4", "--no-stack", "--cache", tmp_path / "c")
+    cold = json.loads(res.stdout)
+    assert list((tmp_path / "c").glob("*.json"))  # one file per model x capability
+    res = invoke(*base, "--fold", "1", "--folds", "4", "--no-stack", "--cache", tmp_path / "c")
+    warm = json.loads(res.stdout)
+    assert sub["rows"] == cold["rows"] == warm["rows"]
+    assert 0 < sub["data"]["scored"] < 40
+    # A damaged cache file is recomputed, not trusted.
+    for p in (tmp_path / "c").glob("*.json"):
+        p.write_text("{broken")
+    res = invoke(*base, "--fold", "1", "--folds", "4", "--no-stack", "--cache", tmp_path / "c")
+    assert json.loads(res.stdout)["rows"] == sub["rows"]
+    res = invoke(*base, "--fold", "4", "--folds", "4")
+    assert res.exit_code == 2 and "--fold 4: expected 0..3" in res.output
+    # --into replaces the marked block and nothing else.
+    page = tmp_path / "page.md"
+    page.write_text("intro\n<!-- BEGIN TABLE -->\nSTALE TABLE\n<!-- END TABLE -->\nafter\n")
+    res = invoke("backtest", "deu3", f, "--model", "none", "-c", "equal", "--folds", "3",
+                 "-j", "1", "--into", page)
+    assert res.exit_code == 0, res.output
+    text = page.read_text()
+    assert text.startswith("intro\n<!-- BEGIN TABLE -->\nDEU III backtest") and \
+        text.endswith("<!-- END TABLE -->\nafter\n") and "STALE" not in text
+    assert "| forecast | n | MAE | CRPS |" in text and "comparisons are made" in text
+    page.write_text("no markers\n")
+    res = invoke("backtest", "deu3", f, "--model", "none", "-c", "equal", "--no-stack",
+                 "-j", "1", "--into", page)
+    assert res.exit_code == 2 and "no <!-- BEGIN TABLE -->" in res.output
+    assert page.read_text() == "no markers\n"
+
+
+def test_distributions_and_comparisons_in_json(tmp_path):
+    f = synthetic_file(tmp_path / "syn.csv", n_proposals=30)
+    res = invoke("backtest", "deu3", f, "--model", "none", "-c", "qmv", "--folds", "5",
+                 "-j", "1", "-f", "json")
+    doc = json.loads(res.stdout)
+    dist = {d["name"]: d for d in doc["distributions"]}
+    assert set(dist) == {"status-quo|-", "mean|-", "compromise|qmv", "median|qmv", "models",
+                         "influence", "models+influence"}
+    for d in dist.values():
+        assert 0 <= d["cover50"] <= d["cover80"] <= d["cover90"] <= 1
+        assert sum(d["pit"]) == d["n"] and len(d["cover80_folds"]) == 5
+        assert d["crps"] <= d["mae"] + 1e-9  # a spread-out forecast never loses to its point
+    comp = doc["comparisons"]
+    assert comp["reference"] == "compromise|qmv" and comp["count"] == len(comp["results"])
+    for c in comp["results"]:
+        assert c["lo"] <= c["mean"] <= c["hi"] and c["lo_adj"] <= c["lo"]
+
+
+def test_holdout_scored_once_per_version(tmp_path):
+    f = synthetic_file(tmp_path / "syn.csv", n_proposals=30)
+    held = tmp_path / "held.json"
+    held.write_text(json.dumps({"issues": [f"d00{p:03d}i{j}" for p in range(0, 30, 5)
+                                           for j in range(3)]}))
+    results = tmp_path / "res.jsonl"
+    args = ("backtest", "holdout", f, "--holdout", held, "--results", results, "-c", "qmv",
+            "--folds", "4", "-j", "1")
+    res = invoke(*args)
+    assert res.exit_code == 0, res.output
+    lines = results.read_text().splitlines()
+    rows = [json.loads(x) for x in lines]
+    names = {r["model"] for r in rows}
+    assert {"compromise|qmv", "eum|qmv", "influence"} <= names
+    comp = next(r for r in rows if r["model"] == "compromise|qmv")
+    assert comp["n"] == 12 and 0 <= comp["cover80"] <= 1
+    assert all(len(r["version"]) == 16 for r in rows)
+    res = invoke(*args)
+    assert res.exit_code == 0 and "already scored under this version" in res.output
+    assert results.read_text().splitlines() == lines  # nothing rewritten, nothing added
+    results.write_text(results.read_text() + "garbage\n")
+    res = invoke(*args)
+    assert res.exit_code == 2 and f"{results}:{len(lines) + 1}: not a held-out result" \
+        in res.output
+
+
+def test_forecasts_file_with_a_held_out_set(tmp_path):
+    f = synthetic_file(tmp_path / "syn.csv", n_proposals=24)
+    held = tmp_path / "held.json"
+    held.write_text(json.dumps({"issues": ["d00000i0", "d00001i0", "d00001i1"]}))
+    res = invoke("backtest", "deu3", f, "--model", "none", "-c", "qmv", "--folds", "4",
+                 "-j", "1", "-f", "json", "--holdout", held, "--forecasts", tmp_path / "fc.csv")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["stacking"]["held_out_issues"] == 3
+    assert doc["stacking"]["development_issues"] == doc["data"]["scored"] - 3
+    assert all(s["n"] == doc["data"]["scored"] - 3 for s in doc["stacking"]["results"])
+    import csv
+
+    rows = list(csv.DictReader(open(tmp_path / "fc.csv")))
+    assert len(rows) == doc["data"]["scored"]
+    for r in rows:
+        held_out = r["issue"] in {"d00000i0", "d00001i0", "d00001i1"}
+        assert (r["influence"] == "") == held_out
+        assert (r["compromise|qmv dist80 lo"] == "") == held_out
+        if not held_out:
+            assert float(r["compromise|qmv dist80 lo"]) <= float(r["compromise|qmv dist80 hi"])

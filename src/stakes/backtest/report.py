@@ -34,6 +34,12 @@ class BacktestReport:
     stacks: list[StackResult] = field(default_factory=list)
     settings: StackSettings | None = None
     anchor: str | None = None
+    calibration: list[dict[str, Any]] = field(default_factory=list)
+    calibrated: list[Any] = field(default_factory=list)  # calibration.Calibrated
+    reference: str | None = None
+    comparisons: list[Any] = field(default_factory=list)  # calibration.Comparison
+    development: BacktestRun | None = None  # the issues the combinations are fitted on
+    held_out: int = 0  # pre-registered held-out issues left out of every fit
 
 
 def procedure_groups(run: BacktestRun) -> list[tuple[str, np.ndarray]]:
@@ -106,10 +112,25 @@ def stack_all(run: BacktestRun, settings: StackSettings) -> tuple[list[StackResu
     return out, anchor_name
 
 
-def build_report(run: BacktestRun, settings: StackSettings | None) -> BacktestReport:
+def build_report(run: BacktestRun, settings: StackSettings | None, *,
+                 held_out: frozenset[str] = frozenset(), distributions: bool = True,
+                 ) -> BacktestReport:
+    """Accuracy on every scored issue; combinations, distributions and comparisons on
+    the issues outside ``held_out`` (the pre-registered held-out set)."""
+    from .calibration import calibrate_all, calibration_rows, comparisons, restrict
+
     rep = BacktestReport(run, accuracy_rows(run), settings=settings)
-    if settings is not None:
-        rep.stacks, rep.anchor = stack_all(run, settings)
+    if settings is None:
+        return rep
+    keep = np.array([i.issue_id not in held_out for i in run.issues])
+    dev = run if keep.all() else restrict(run, keep)
+    rep.development, rep.held_out = dev, int((~keep).sum())
+    rep.stacks, rep.anchor = stack_all(dev, settings)
+    if distributions:
+        rep.calibrated = calibrate_all(dev, rep.stacks)
+        rep.calibration = calibration_rows(rep.calibrated, dev)
+        rep.reference, rep.comparisons = comparisons(dev, rep.stacks, rep.calibrated,
+                                                     settings.seed)
     return rep
 
 
@@ -201,8 +222,10 @@ def summary_lines(rep: BacktestReport) -> list[str]:
 def to_markdown(rep: BacktestReport) -> str:
     def table(header: list[str], body: list[list[str]]) -> list[str]:
         align = ["---" if k < 2 else "---:" for k in range(len(header))]
+        # Labels such as "eum|qmv" hold the cell separator; Markdown wants it escaped.
+        esc = lambda cells: [c.replace("|", "\\|") for c in cells]  # noqa: E731
         return ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"] + \
-            ["| " + " | ".join(r) + " |" for r in body]
+            ["| " + " | ".join(esc(r)) + " |" for r in body]
 
     out = [f"{ln}  " for ln in summary_lines(rep)] + [""]
     out += table(*wide_rows(rep))
@@ -211,12 +234,69 @@ def to_markdown(rep: BacktestReport) -> str:
         out += [""] + [f"- {s}" for s in skipped]
     if rep.stacks:
         st = rep.settings
+        dev = rep.development
+        if rep.held_out:
+            out += ["", f"Everything below is fitted and scored on the {len(dev.issues)} "
+                    f"development issues: the {rep.held_out} pre-registered held-out issues "
+                    "are left out."]
         out += ["", f"Combined forecasts, out of fold ({st.folds} folds grouped by proposal, "
                 f"seed {st.seed}, {st.loss} fit, {st.interval} conformal intervals):", ""]
         out += table(*stack_rows(rep))
         out += [""] + [f"- {s.name} (weights on all {s.weights_n} issues): {top_weights(s)}"
                        for s in rep.stacks]
+    if rep.calibration:
+        from .calibration import primary_capability
+
+        out += ["", "Predictive distributions, out of fold (error model fitted on the training "
+                f"folds; positions weighted by salience × {primary_capability(rep.development)} "
+                "capability):", ""]
+        out += table(*calibration_table(rep))
+        out += ["", "PIT histograms (10 bins of width 0.1, issue counts; flat = calibrated):",
+                ""]
+        out += table(["forecast", "PIT counts"],
+                     [[r["name"], " ".join(str(c) for c in r["pit"])]
+                      for r in rep.calibration])
+        out += ["", *comparison_caption(rep), ""]
+        out += table(*comparison_table(rep))
     return "\n".join(out) + "\n"
+
+
+def calibration_table(rep: BacktestReport) -> tuple[list[str], list[list[str]]]:
+    header = ["forecast", "n", "MAE", "CRPS", "50% cover", "80% cover", "90% cover",
+              "80% at ends", "80% by fold", "80% width", "p(outcome)", "modal hit"]
+    body = []
+    for r in rep.calibration:
+        fcov = [v for v in r["cover80_folds"] if not math.isnan(v)]
+        body.append([r["name"], str(r["n"]), _f(r["mae"]), _f(r["crps"]), _pct(r["cover50"], 1),
+                     _pct(r["cover80"], 1), _pct(r["cover90"], 1),
+                     f"{_pct(r['cover80_ends'], 1)} of {r['n_ends']}",
+                     f"{_pct(min(fcov))}–{_pct(max(fcov))}" if fcov else "—",
+                     _f(r["width80"], 1), _pct(r["p_outcome"]), _pct(r["modal_hit"])])
+    return header, body
+
+
+def comparison_caption(rep: BacktestReport) -> list[str]:
+    from .compare import B
+
+    m = len(rep.comparisons)
+    return [f"Against the vote-weighted compromise ({rep.reference}): mean paired difference "
+            "(negative: better than the reference) on the issues both forecast, with 95% "
+            f"intervals from {B} bootstrap resamples of whole proposals. {m} comparisons are "
+            f"made; the last column is the interval at level 1 − 0.05/{m} (Bonferroni)."]
+
+
+def comparison_table(rep: BacktestReport) -> tuple[list[str], list[list[str]]]:
+    header = ["forecast", "measure", "reference", "n", "difference", "95% CI",
+              "Bonferroni CI"]
+    body = [[c.candidate, c.measure, c.reference, str(c.diff.n), _signed(c.diff.mean),
+             f"[{_signed(c.diff.lo)}, {_signed(c.diff.hi)}]",
+             f"[{_signed(c.diff.lo_adj)}, {_signed(c.diff.hi_adj)}]"]
+            for c in rep.comparisons]
+    return header, body
+
+
+def _signed(v: float) -> str:
+    return "—" if math.isnan(v) else f"{v:+.2f}"
 
 
 def to_json(rep: BacktestReport) -> dict[str, Any]:
@@ -258,12 +338,28 @@ def to_json(rep: BacktestReport) -> dict[str, Any]:
                 "weights": s.weights, "weights_fitted_on": s.weights_n,
             } for s in rep.stacks],
         }
+        doc["stacking"]["development_issues"] = len(rep.development.issues)
+        doc["stacking"]["held_out_issues"] = rep.held_out
+    if rep.calibration:
+        doc["distributions"] = [{k: (clean(v) if not isinstance(v, list) else
+                                     [clean(x) for x in v]) for k, v in r.items()}
+                                for r in rep.calibration]
+        doc["comparisons"] = {
+            "reference": rep.reference, "count": len(rep.comparisons),
+            "results": [{"candidate": c.candidate, "reference": c.reference,
+                         "measure": c.measure,
+                         **{k: clean(v) for k, v in c.diff.__dict__.items()}}
+                        for c in rep.comparisons]}
     return doc
 
 
 def forecasts_table(rep: BacktestReport) -> list[dict[str, Any]]:
-    """Per issue: outcome, every forecast, and each combination's forecast and interval."""
+    """Per issue: outcome, every forecast, each combination's forecast and conformal
+    interval, and each distribution's 80% interval (empty on held-out issues)."""
     run = rep.run
+    dev = rep.development or run
+    at = {i.issue_id: k for k, i in enumerate(dev.issues)}
+    nan = float("nan")
     out = []
     for k, iss in enumerate(run.issues):
         row: dict[str, Any] = {"issue": iss.issue_id, "proposal": iss.proposal,
@@ -271,10 +367,14 @@ def forecasts_table(rep: BacktestReport) -> list[dict[str, Any]]:
                                "reference": iss.reference, "outcome": iss.outcome}
         for fc, cap in run.columns():
             row[f"{fc.label}|{cap}"] = run.forecasts[(fc.label, cap)][k]
+        j = at.get(iss.issue_id)
         for s in rep.stacks:
-            row[s.name] = s.forecast[k]
-            row[f"{s.name} lo"] = s.lo[k]
-            row[f"{s.name} hi"] = s.hi[k]
-            row[f"{s.name} fold"] = int(s.folds[k])
+            row[s.name] = nan if j is None else s.forecast[j]
+            row[f"{s.name} lo"] = nan if j is None else s.lo[j]
+            row[f"{s.name} hi"] = nan if j is None else s.hi[j]
+            row[f"{s.name} fold"] = "" if j is None else int(s.folds[j])
+        for c in rep.calibrated:
+            row[f"{c.name} dist80 lo"] = nan if j is None else c.lo[0.8][j]
+            row[f"{c.name} dist80 hi"] = nan if j is None else c.hi[0.8][j]
         out.append(row)
     return out

@@ -26,17 +26,19 @@ import os
 import time
 from collections import Counter
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from ..analysis.ensemble import progress_ticker
 from ..errors import ModelError, OptionError
 from ..models import get_model, make_options, model_names
 from ..models.base import Problem, Schedule
 from .deu3 import (CAPABILITIES, Deu3Data, Deu3Issue, capability_vector, issue_problem,
                    joint_problem)
+from .cache import ForecastCache
 from .metrics import Score, score
 
 NEEDS_STATUS_QUO = frozenset({"status-quo", "nbs", "nbs-joint"})
@@ -146,22 +148,30 @@ def _drop_indifferent(p: Problem) -> Problem:
                    capability=np.where(bad, np.nan, p.capability)[keep])
 
 
-def _run_task(task: tuple) -> tuple[dict[str, float], Counter, float]:
+def _run_task(task: tuple) -> tuple[dict[str, dict[str, Any]], float]:
+    """Forecasts of one forecaster on some groups: ``{group key: {"f": .., "r": ..}}``.
+
+    ``f`` maps issue ids to forecasts, ``r`` reasons for issues without one to the
+    number of scored issues they cost; the key joins the group's issue ids.
+    """
     fc, cap, institutions, groups, seed = task
     data = _DATA
     assert data is not None
     model = get_model(fc.model)
     opts = make_options(model, fc.option_dict)
     by_id = {i.issue_id: i for i in data.issues}
-    out: dict[str, float] = {}
-    reasons: Counter = Counter()
+    out: dict[str, dict[str, Any]] = {}
     t0 = time.process_time()
     ccap = "equal" if cap == "-" else cap
     for group in groups:
         issues = [by_id[g] for g in group]
+        res: dict[str, Any] = {"f": {}, "r": {}}
+        out["|".join(group)] = res
+        reasons: Counter = Counter()
         if fc.model in NEEDS_STATUS_QUO:
             missing = [i for i in issues if not i.has_reference]
-            reasons["no reference point (status quo)"] += sum(i.has_outcome for i in missing)
+            if missing:
+                res["r"]["no reference point (status quo)"] = sum(i.has_outcome for i in missing)
             issues = [i for i in issues if i.has_reference]
             if not issues:
                 continue
@@ -183,10 +193,11 @@ def _run_task(task: tuple) -> tuple[dict[str, float], Counter, float]:
             if "at least 2 issues" in msg:
                 msg = "single-issue proposal (the model needs at least 2 issues)"
             reasons[msg[:120]] += sum(i.has_outcome for i in issues)
+            res["r"].update(reasons)
             continue
         for iss, v in zip(issues, np.asarray(run.forecast, dtype=float)):
-            out[iss.issue_id] = float(v)
-    return out, reasons, time.process_time() - t0
+            res["f"][iss.issue_id] = float(v)
+    return out, time.process_time() - t0
 
 
 def _groups(data: Deu3Data, fc: Forecaster) -> list[tuple[str, ...]]:
@@ -199,6 +210,42 @@ def _groups(data: Deu3Data, fc: Forecaster) -> list[tuple[str, ...]]:
     return [(i.issue_id,) for i in data.issues if i.has_outcome]
 
 
+def subset(data: Deu3Data, *, issues: int | None = None, fold: int | None = None,
+           folds: int = 10, seed: int = 0) -> Deu3Data:
+    """The data restricted to whole proposals: the first ``issues`` scored issues (in file
+    order, completing the last proposal), and/or the scored issues of fold ``fold`` of
+    the proposal-grouped folds that ``folds`` and ``seed`` define."""
+    from .stacking import grouped_folds
+
+    keep = data.scored()
+    notes = []
+    if fold is not None:
+        if not 0 <= fold < folds:
+            raise OptionError(f"--fold {fold}: expected 0..{folds - 1} (--folds {folds})")
+        f = grouped_folds([i.proposal for i in keep], folds, seed)
+        keep = [i for i, k in zip(keep, f) if k == fold]
+        notes.append(f"fold {fold} of {folds} (seed {seed})")
+    if issues is not None:
+        if issues < 1:
+            raise OptionError(f"--issues {issues}: expected a positive number")
+        size = Counter(i.proposal for i in keep)
+        props: set[str] = set()
+        count = 0
+        for i in keep:
+            if count >= issues:
+                break
+            if i.proposal not in props:
+                props.add(i.proposal)
+                count += size[i.proposal]
+        keep = [i for i in keep if i.proposal in props]
+        notes.append(f"first {len(keep)} issues (whole proposals)")
+    ids = {i.issue_id for i in keep}
+    if len(ids) == len(data.scored()):
+        return data
+    return replace(data, issues=tuple(i for i in data.issues if i.issue_id in ids),
+                   notes=data.notes + (f"subset: {', '.join(notes)}",))
+
+
 def run_backtest(
     data: Deu3Data,
     forecasters: Sequence[Forecaster],
@@ -207,12 +254,16 @@ def run_backtest(
     *,
     seed: int = 0,
     jobs: int | None = None,
+    cache: ForecastCache | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> BacktestRun:
     """Forecast every scored issue with every forecaster under every capability option.
 
     ``jobs`` > 1 spreads the work over processes; results do not depend on it
     (each model run draws from its own generator seeded from ``seed`` and the
-    issue ids).
+    issue ids).  ``cache`` reuses forecasts computed before under the same code,
+    data and options; ``progress(done, total)`` is called as groups of issues
+    finish.
     """
     caps = tuple(dict.fromkeys(capabilities))
     for c in caps:
@@ -225,38 +276,62 @@ def run_backtest(
             capability_vector(data, iss, c, institutions)
     run = BacktestRun(data, data.scored(), caps, institutions, list(forecasters))
     jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
+    done: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     tasks, keys = [], []
+    total = 0
     for fc, cap in run.columns():
         groups = _groups(data, fc)
+        total += len(groups)
+        parts = {"model": fc.model, "options": fc.option_dict, "capability": cap,
+                 "institutions": institutions, "seed": seed}
+        have = cache.load(parts) if cache is not None else {}
+        done[(fc.label, cap)] = {g: have[g] for g in map("|".join, groups) if g in have}
+        groups = [g for g in groups if "|".join(g) not in have]
         # Slow models are split into chunks so that processes share the work evenly.
-        n_chunks = 1 if fc.baseline or jobs == 1 else min(len(groups), 2 * jobs)
+        n_chunks = 1 if fc.baseline or jobs == 1 else min(len(groups), 4 * jobs)
         for k in range(n_chunks):
             chunk = groups[k::n_chunks]
             if chunk:
                 tasks.append((fc, cap, institutions, chunk, seed))
-                keys.append((fc.label, cap))
+                keys.append(((fc.label, cap), parts))
+    tick = progress_ticker(total, progress)
+    tick(total - sum(len(t[3]) for t in tasks))
+    cpu: Counter = Counter()
+
+    def collect(key: tuple, parts: dict[str, Any], result: tuple) -> None:
+        groups, secs = result
+        done[key].update(groups)
+        cpu[key] += secs
+        if cache is not None:
+            cache.save(parts, groups)
+        tick(len(groups))
+
     t0 = time.perf_counter()
-    if jobs == 1:
+    if jobs == 1 or len(tasks) <= 1:
         _init_worker(data)
-        results = [_run_task(t) for t in tasks]
+        for (key, parts), t in zip(keys, tasks):
+            collect(key, parts, _run_task(t))
     else:
         # forkserver, not fork: forking a process in which JAX (multithreaded) was
         # imported can deadlock the child.
         ctx = multiprocessing.get_context("forkserver")
         with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker,
                                  initargs=(data,)) as pool:
-            results = list(pool.map(_run_task, tasks))
+            futures = {pool.submit(_run_task, t): k for k, t in zip(keys, tasks)}
+            for fut in as_completed(futures):
+                key, parts = futures[fut]
+                collect(key, parts, fut.result())
     run.wall_seconds = time.perf_counter() - t0
     index = {i.issue_id: k for k, i in enumerate(run.issues)}
-    for key in dict.fromkeys(keys):
-        run.forecasts[key] = np.full(len(run.issues), np.nan)
-        run.reasons[key] = Counter()
-        run.seconds[key] = 0.0
-    for key, (fcs, reasons, secs) in zip(keys, results):
-        arr = run.forecasts[key]
-        for iid, v in fcs.items():
-            if iid in index:
-                arr[index[iid]] = v
-        run.reasons[key].update(reasons)
-        run.seconds[key] += secs
+    for key, groups in done.items():
+        arr = np.full(len(run.issues), np.nan)
+        reasons: Counter = Counter()
+        for g in groups.values():
+            for iid, v in g["f"].items():
+                if iid in index:
+                    arr[index[iid]] = v
+            reasons.update(g["r"])
+        run.forecasts[key] = arr
+        run.reasons[key] = reasons
+        run.seconds[key] = float(cpu[key])
     return run

@@ -148,6 +148,9 @@ class StackResult:
     alpha: float
     weights: dict[str, float] = field(default_factory=dict)  # fitted on all issues
     weights_n: int = 0  # issues the reported weights were fitted on
+    # Per test fold k: out-of-fold forecasts of the training rows (nested CV), so that
+    # anything fitted to the stack's errors on fold k never sees fold k.
+    inner: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def cross_validated_stack(
@@ -183,6 +186,7 @@ def cross_validated_stack(
     lo = np.full(len(y), np.nan)
     hi = np.full(len(y), np.nan)
     fold_ids = np.unique(folds)
+    inners: dict[int, np.ndarray] = {}
     for k in fold_ids:
         test = folds == k
         train = ~test
@@ -193,6 +197,7 @@ def cross_validated_stack(
                 continue
             held = folds == j
             inner[held] = st.predict(train & ~held, held)[held]
+        inners[int(k)] = inner
         q = conformal_quantile(np.abs(y[train] - inner[train]) / scale[train], alpha)
         lo[test] = np.clip(pred[test] - q * scale[test], *bounds)
         hi[test] = np.clip(pred[test] + q * scale[test], *bounds)
@@ -205,4 +210,4 @@ def cross_validated_stack(
     used = int((everyone & st.avail[:, idx].all(axis=1)).sum())
     weights = {inputs[i]: float(v) for i, v in zip(idx, w) if v > 1e-6}
     return StackResult(name, tuple(inputs), pred, lo, hi, folds, score(pred, y),
-                       interval_score(lo, hi, y), alpha, weights, used)
+                       interval_score(lo, hi, y), alpha, weights, used, inners)

@@ -125,6 +125,9 @@ def run(
                                          "data directory)."),
     save: bool = typer.Option(True, "--save/--no-save", help="Record the run in the run store."),
     label: Optional[str] = typer.Option(None, "--label", help="A label for the stored run."),
+    calibrated: bool = typer.Option(False, "--calibrated", help="Tables: an 80% interval "
+                                    "per forecast from the models' errors on EU legislative "
+                                    "bargaining (DEU III; docs/backtest.md)."),
 ) -> None:
     """Run models on a scenario: the baseline, and every lever and plan it defines."""
     from ..api import load
@@ -160,7 +163,7 @@ def run(
         from .tables import results_tables
 
         console = Console(file=open(output, "w", encoding="utf-8"), width=140) if output else out
-        results_tables(console, scn, results, detail)
+        results_tables(console, scn, results, detail, calibrated)
         _expectations(scn, results, models, console)
 
 
@@ -331,6 +334,7 @@ def _quotes(scn):
 def _register_command_groups() -> None:
     from .backtest import register as register_backtest
     from .check import register as register_check
+    from .ledger import register as register_ledger
     from .runs import register as register_runs
     from .analysis import register as register_analysis
     from .serve import register as register_serve
@@ -340,6 +344,7 @@ def _register_command_groups() -> None:
     register_runs(app)
     register_backtest(app)
     register_serve(app)
+    register_ledger(app)
 
 
 _register_command_groups()

@@ -43,7 +43,7 @@ def _short_list(names: list[str], limit: int = 5) -> str:
 
 
 def results_tables(console: Console, scn: Scenario, results: list[Result],
-                   detail: bool | None = None) -> None:
+                   detail: bool | None = None, calibrated: bool = False) -> None:
     """Per issue: the trajectories (no levers, or ``detail``), else the lever comparison."""
     any_levers = any(r.intervention.kind != "baseline" for r in results)
     from ..scenario.review import as_of_notice
@@ -67,6 +67,8 @@ def results_tables(console: Console, scn: Scenario, results: list[Result],
         if any_levers:
             t.add_column("lever / plan")
         t.add_column("forecast", justify="right")
+        if calibrated:
+            t.add_column("80% interval*", justify="right")
         t.add_column("stop")
         t.add_column("trajectory (forecast by round)")
         t.add_column("moved")
@@ -78,9 +80,26 @@ def results_tables(console: Console, scn: Scenario, results: list[Result],
             stop = r.run.stop
             if r.run.info.get("cycle_length"):
                 stop += f" ({r.run.info['cycle_length']})"
-            cells += [_fmt(float(r.run.forecast[d])), stop, traj, _short_list(r.moved)]
+            cells.append(_fmt(float(r.run.forecast[d])))
+            if calibrated:
+                cells.append(_calibrated(scn, issue.id, r.run.model, float(r.run.forecast[d])))
+            cells += [stop, traj, _short_list(r.moved)]
             t.add_row(*cells)
         console.print(t)
+    if calibrated:
+        console.print("[dim]* central 80% interval from the model's error on EU legislative "
+                      "bargaining (DEU III, out of fold: docs/backtest.md); it assumes this "
+                      "scenario's model errors are like those.[/dim]")
+
+
+def _calibrated(scn: Scenario, issue_id: str, model: str, forecast: float) -> str:
+    from ..backtest.distribution import (load_calibration, scale_interval,
+                                         scenario_issue_distribution)
+
+    values, p, em = scenario_issue_distribution(load_calibration(), scn, issue_id, model,
+                                                forecast)
+    lo, hi = scale_interval(values, p, em, 0.8)
+    return f"{_fmt(lo)}–{_fmt(hi)}"
 
 
 def lever_comparison(console: Console, scn: Scenario, results: list[Result]) -> None:
