@@ -26,16 +26,42 @@ def app(tmp_path):
                       max_upload=64 * 1024)
 
 
+class FormClient(TestClient):
+    """A client that sends its form token with every form, as the app's pages do."""
+
+    def post(self, url, *args, data=None, files=None, **kw):
+        if data is not None or files is not None:
+            data = dict(data or {})
+            data.setdefault("csrf_token", self.cookies.get("stakes_csrf", ""))
+        return super().post(url, *args, data=data, files=files, **kw)
+
+
 @pytest.fixture
 def client(app):
-    with TestClient(app) as c:
+    with FormClient(app, base_url="http://127.0.0.1") as c:
+        c.get("/api/health")  # the form token's cookie
         yield c
 
 
 def open_ws(client, name="ec-emissions") -> str:
-    r = client.post(f"/open/packaged/{name}", follow_redirects=False)
+    r = client.post(f"/open/packaged/{name}", data={}, follow_redirects=False)
     assert r.status_code == 303
     return r.headers["location"]
+
+
+def web_run(client, ws, data, path="run"):
+    """Start a run as the page's htmx form does and poll its job until the result is in."""
+    r = client.post(f"{ws}/{path}", data=data, headers={"HX-Request": "true"})
+    m = re.search(r'id="job-(\w+)"', r.text)
+    if m is None:
+        return r
+    assert r.status_code == 202
+    for _ in range(3000):  # only guards against a hang
+        r = client.get(f"/jobs/{m.group(1)}", headers={"HX-Request": "true"})
+        if 'id="job-' not in r.text:
+            return r
+        time.sleep(0.05)
+    raise AssertionError("the job never finished")
 
 
 def test_library_lists_packaged_scenarios(client):
@@ -93,9 +119,7 @@ def test_api_errors_are_messages(client):
 
 def test_web_run_edit_and_rerun(client):
     ws = open_ws(client, DEFAULT_SCENARIO)
-    r = client.post(f"{ws}/run", data={"model": ["compromise", "median"],
-                                       "lever": ["condition_aid"]},
-                    headers={"HX-Request": "true"})
+    r = web_run(client, ws, {"model": ["compromise", "median"], "lever": ["condition_aid"]})
     assert r.status_code == 200
     assert 'id="forecast-table"' in r.text and "data-figure=" in r.text
     assert "<th>Lever: " in r.text  # the lever's column beside the baseline's
@@ -105,7 +129,7 @@ def test_web_run_edit_and_rerun(client):
     name = re.search(r'name="(entries\[\d+\]\.salience)"', page).group(1)
     r = client.post(f"{ws}/edit", data={name: "0.05", "issue": ""})
     assert r.status_code == 200 and 'id="saved"' in r.text
-    r = client.post(f"{ws}/run", data={"model": ["compromise"]}, headers={"HX-Request": "true"})
+    r = web_run(client, ws, {"model": ["compromise"]})
     second = re.search(r'id="run-(\w+)"', r.text).group(1)
     cmp = client.get("/runs/compare", params={"a": first, "b": second})
     assert cmp.status_code == 200 and "salience" in cmp.text
@@ -127,7 +151,7 @@ def test_edit_errors_are_shown_next_to_the_field(client):
 
 def test_downloads(client):
     ws = open_ws(client)
-    r = client.post(f"{ws}/run", data={"model": ["compromise"]}, headers={"HX-Request": "true"})
+    r = web_run(client, ws, {"model": ["compromise"]})
     rid = re.search(r'id="run-(\w+)"', r.text).group(1)
     doc = client.get(f"/runs/{rid}/run.json").json()
     assert doc["results"][0]["model"] == "compromise"
@@ -173,7 +197,7 @@ def test_upload_size_limit(client):
     "/w/0123456789abcdef0123456789abcdef", "/static/..%2F..%2Fapp.py",
 ])
 def test_no_path_traversal(client, path):
-    r = client.post(path) if path.startswith("/open") else client.get(path)
+    r = client.post(path, data={}) if path.startswith("/open") else client.get(path)
     assert r.status_code in (404, 405)
     assert "root:" not in r.text and "Traceback" not in r.text and "def create_app" not in r.text
 
@@ -193,7 +217,7 @@ def test_user_strings_are_escaped(client):
     for url in (ws, f"{ws}/edit", f"{ws}/source"):
         text = client.get(url).text
         assert XSS not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
-    r = client.post(f"{ws}/run", data={"model": ["compromise"]}, headers={"HX-Request": "true"})
+    r = web_run(client, ws, {"model": ["compromise"]})
     assert XSS not in r.text
     rid = re.search(r'id="run-(\w+)"', r.text).group(1)
     assert XSS not in client.get(f"/runs/{rid}").text
@@ -204,13 +228,13 @@ def test_user_strings_are_escaped(client):
 
 
 def test_errors_never_leak_tracebacks(app, monkeypatch):
-    import stakes.web.app as web
+    import stakes.web.pages as pages
 
     def boom(*a, **k):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(web, "_packaged", boom)
-    with TestClient(app, raise_server_exceptions=False) as c:
+    monkeypatch.setattr(pages, "packaged", boom)
+    with TestClient(app, raise_server_exceptions=False, base_url="http://127.0.0.1") as c:
         for path in ("/", "/api/scenarios"):
             r = c.get(path)
             assert r.status_code == 500
