@@ -21,8 +21,9 @@ def state_of(request: Request) -> State:
     return request.app.state.stakes
 
 
-def page(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-    return request.app.state.templates.TemplateResponse(request, name, ctx, status_code=status)
+def page(request: Request, template: str, status: int = 200, /, **ctx: Any) -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(request, template, ctx,
+                                                        status_code=status)
 
 
 async def read_form(request: Request) -> Any:
