@@ -74,7 +74,7 @@ def test_change_a_salience_and_rerun(page, shot):
 
 def test_compare_a_lever(page, shot):
     open_default(page)
-    page.locator("input[name=model][value=eum]").uncheck()
+    page.locator("#run-form input[name=model][value=eum]").uncheck()
     page.locator("input[name=lever]").first.check()
     page.locator("input[name=plan]").first.check()
     run_and_wait(page)
@@ -124,6 +124,6 @@ def test_actor_named_script_is_shown_as_text(page, tmp_path):
     page.click("#upload-button")
     page.wait_for_url(re.compile(r"/w/[0-9a-f]{32}$"))
     assert "<script>alert(1)</script>" in page.locator("#actors").inner_text()
-    page.locator("input[name=model][value=eum]").uncheck()
+    page.locator("#run-form input[name=model][value=eum]").uncheck()
     run_and_wait(page)
     assert dialogs == []

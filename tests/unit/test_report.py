@@ -71,7 +71,7 @@ def test_fan_chart_bands_and_legend():
                      "Median of the members", "Scenario as written"]
     assert [t.fill for t in fig.data[:4]] == [None, "tonexty", None, "tonexty"]
     assert "percent" in fig.layout.yaxis.title.text
-    assert "200 members" in fig.layout.title.text
+    assert "200 members" in fig.layout.title.text + fig.layout.title.subtitle.text
 
 
 # -- tornado ---------------------------------------------------------------

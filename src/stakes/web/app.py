@@ -150,4 +150,9 @@ def create_app(store: str | os.PathLike | None = None,
         return Response(state.plotly_js(), media_type="text/javascript",
                         headers={"Cache-Control": "public, max-age=86400"})
 
+    @app.get("/static-lib/plotly.css", include_in_schema=False)
+    def plotly_css() -> Response:
+        return Response(state.plotly_css(), media_type="text/css",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
     return app

@@ -2,8 +2,8 @@
 
 Why processes: a job must be stoppable.  A thread running a quadratic parse
 or a 5,000-actor model cannot be interrupted; a process can be ended.  So
-each of ``workers`` dispatcher threads owns one worker process (started
-with ``spawn``, so that it never inherits the server's threads or locks) and
+each of ``workers`` dispatcher threads owns one worker process (a fresh
+interpreter, so that it never inherits the server's threads or locks) and
 takes jobs from one bounded queue.  A job is a *driver* that runs in the
 dispatcher thread and asks its worker for steps (parse this upload, run this
 model, compute this chunk); between steps it reports progress, and while a
@@ -23,10 +23,14 @@ queue is bounded (``queue``): when it is full a new job is refused at once
 from __future__ import annotations
 
 import logging
-import multiprocessing
+import os
 import secrets
+import socket
+import subprocess
+import sys
 import threading
 import time
+from multiprocessing.connection import Connection
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -103,44 +107,56 @@ def _rss(pid: int) -> int:
 class Worker:
     """One worker process and the pipe to it."""
 
-    def __init__(self, ctx: Any):
-        self.ctx = ctx
-        self.proc: Any = None
-        self.conn: Any = None
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.conn: Connection | None = None
 
     @property
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.is_alive()
+        return self.proc is not None and self.proc.poll() is None
 
     def start(self, job: "Job | None" = None) -> None:
-        from . import worker
+        """Start the worker: a fresh interpreter holding one end of a socket pair.
 
+        A plain subprocess rather than :mod:`multiprocessing`, whose ``spawn`` re-imports
+        the server's main script in the child and fails for scripts without a main guard.
+        """
         self.stop()
-        parent, child = self.ctx.Pipe(duplex=True)
-        proc = self.ctx.Process(target=worker.serve, args=(child,), daemon=True,
-                                name="stakes-web-worker")
-        proc.start()
-        child.close()
-        self.proc, self.conn = proc, parent
+        ours, theirs = socket.socketpair()
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", "import sys; from stakes.web.worker import main; "
+                 f"main({theirs.fileno()})"],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+        except OSError as exc:
+            ours.close()
+            raise WorkerFailed(f"the worker process did not start ({exc.strerror})") from None
+        finally:
+            theirs.close()
+        self.proc, self.conn = proc, Connection(ours.detach())
         deadline = time.monotonic() + 120
-        while not parent.poll(POLL):
-            if not proc.is_alive() or time.monotonic() > deadline:
+        while not self.conn.poll(POLL):
+            if proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise WorkerFailed("the worker process did not start")
             if job is not None and job.cancel_requested:
                 self.stop()
                 raise JobCancelled("cancelled")
-        parent.recv()  # ("ready", pid)
+        self.conn.recv()  # ("ready", pid)
 
     def stop(self) -> None:
         proc, conn = self.proc, self.conn
         self.proc = self.conn = None
         if conn is not None:
             conn.close()
-        if proc is not None and proc.is_alive():
+        if proc is not None and proc.poll() is None:
             proc.kill()
         if proc is not None:
-            proc.join(timeout=5)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                log.warning("worker %s did not end", proc.pid)
 
     def call(self, task: str, payload: Any, job: "Job", limits: Limits) -> Any:
         """Run one step in the worker, watching time, memory and cancel requests."""
@@ -174,7 +190,7 @@ class Worker:
                 self.stop()
                 raise JobMemory(f"stopped: the job needed more than {limits.memory_mb} MiB "
                                 "of memory (stakes serve --job-memory)")
-            if not self.proc.is_alive():
+            if self.proc.poll() is not None:
                 self.stop()
                 raise WorkerFailed("the worker process ended unexpectedly")
 
@@ -269,7 +285,6 @@ class JobPool:
 
     def __init__(self, limits: Limits):
         self.limits = limits
-        self.ctx = multiprocessing.get_context("spawn")
         self.jobs: OrderedDict[str, Job] = OrderedDict()
         self.queue: deque[Job] = deque()
         self.cond = threading.Condition()
@@ -284,7 +299,7 @@ class JobPool:
             if self.threads or self.closed:
                 return
             for k in range(max(1, self.limits.workers)):
-                w = Worker(self.ctx)
+                w = Worker()
                 self.workers.append(w)
                 t = threading.Thread(target=self._loop, args=(w, warm), daemon=True,
                                      name=f"stakes-jobs-{k}")

@@ -92,6 +92,7 @@ class State:
         self.views_cache = _LRU(CACHE_VIEWS)
         self._listing: tuple[Any, list[Any]] | None = None
         self._plotly_js: bytes | None = None
+        self._plotly_css: bytes | None = None
 
     # working copies ------------------------------------------------------
     def new_workspace(self, scn: Any, source: str) -> Workspace:
@@ -232,6 +233,28 @@ class State:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+    def plotly_css(self) -> bytes:
+        """plotly.js's own style rules as a stylesheet.
+
+        plotly.js adds them with inline ``<style>`` elements, which the app's
+        Content-Security-Policy refuses; given a stylesheet element with the id it
+        looks for and the class ``no-inline-styles``, it leaves them to that sheet.
+        The rules are read from the installed bundle, so they match its version.
+        """
+        if self._plotly_css is None:
+            text = self.plotly_js().decode("utf-8")
+            start = text.find('{"X,X div":')
+            end = text.find("};for(", start)
+            rules = []
+            if start >= 0 and end > start:
+                pair = re.compile(r'"([^"]+)":(?:\'([^\']*)\'|"([^"]*)")')
+                for m in pair.finditer(text, start, end + 1):
+                    sel = (m.group(1).replace("X", ".js-plotly-plot .plotly")
+                           .replace("Y", ".plotly-notifier"))
+                    rules.append(f"{sel}{{{m.group(2) if m.group(2) is not None else m.group(3)}}}")
+            self._plotly_css = "\n".join(rules).encode("utf-8")
+        return self._plotly_css
 
     def plotly_js(self) -> bytes:
         if self._plotly_js is None:

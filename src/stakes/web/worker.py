@@ -156,3 +156,10 @@ def serve(conn: Any) -> None:
             return
         except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be pickled
             conn.send(_error(exc))
+
+
+def main(fd: int) -> None:
+    """Entry point of ``python -c "...main(FD)"``: serve on the inherited socket ``fd``."""
+    from multiprocessing.connection import Connection
+
+    serve(Connection(fd))
