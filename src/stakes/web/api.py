@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from ..errors import InputError
-from .common import (check_run_id, job_error, library_path, load_path, models_info,
+from .common import (check_run_id, job_error, library_path, models_info,
                      problems_of, state_of, submit_run, wait_for)
 from .jobs import Job
 from .pages import library
@@ -56,7 +56,7 @@ def _scenario(request: Request, body: RunRequest) -> tuple[Any, str]:
         scn, source = loads_scenario(body.scenario_yaml, "scenario.yaml"), "api:yaml"
     else:
         name = body.scenario or DEFAULT_SCENARIO
-        scn, source = load_path(library_path(state, name)), name
+        scn, source = state.scenario_file(library_path(state, name)), name
     state.limits.check_size(scn, "scenario.yaml" if body.scenario_yaml is not None else None)
     return scn, source
 
@@ -85,7 +85,8 @@ def api_scenarios(request: Request) -> list[dict[str, Any]]:
 @router.get("/scenarios/{name}", tags=["scenarios"])
 def api_scenario(request: Request, name: str) -> dict[str, Any]:
     """One library scenario as JSON (the scenario schema)."""
-    scn = load_path(library_path(state_of(request), name))
+    state = state_of(request)
+    scn = state.scenario_file(library_path(state, name))
     return scn.model_dump(mode="json", exclude_none=True)
 
 
@@ -123,7 +124,8 @@ async def api_run(request: Request, body: RunRequest) -> Any:
         return Response(status_code=499)
     if not job.finished_ok:
         raise job_error(job)
-    doc = to_document(job.scenario, job.result["results"])  # type: ignore[attr-defined]
+    doc = await run_in_threadpool(to_document, job.scenario,  # type: ignore[attr-defined]
+                                  job.result["results"])
     return {**doc, "run_id": job.result["run_id"]}
 
 
@@ -164,10 +166,10 @@ def api_job(request: Request, jid: str) -> dict[str, Any]:
 
 @router.post("/jobs/{jid}/cancel", tags=["jobs"])
 def api_job_cancel(request: Request, jid: str) -> dict[str, Any]:
-    """Cancel a job (its worker process is ended)."""
+    """Cancel a job (its worker process is ended) and answer once it has stopped."""
     job = _job(request, jid)
     state_of(request).pool.cancel(jid)
-    job.done.wait(timeout=10)
+    job.done.wait(timeout=10)  # a sync route: this waits in a worker thread, not the loop
     return _describe(request, job)
 
 

@@ -58,12 +58,6 @@ def library_path(state: State, name: str) -> Path:
     return find_scenario(state, "user", name)
 
 
-def load_path(path: Path) -> Any:
-    from ..readers import load_any
-
-    return load_any(path)
-
-
 def check_run_id(rid: str) -> str:
     if not RUN_RE.match(rid or ""):
         raise HTTPException(404, "no such run")

@@ -7,9 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from ..errors import InputError, StakesError
-from .common import (find_scenario, job_error, load_path, models_info, packaged, page,
+from .common import (find_scenario, job_error, models_info, packaged, page,
                      problems_of, read_form, slug, state_of, submit_load, wait_for)
 from .state import NAME_RE, State, Workspace
 
@@ -38,12 +39,10 @@ def home(request: Request) -> Response:
 
 @router.post("/open/{kind}/{name}")
 async def open_scenario(request: Request, kind: str, name: str) -> Response:
-    from starlette.concurrency import run_in_threadpool
-
     await read_form(request)
     state = state_of(request)
     path = find_scenario(state, kind, name)
-    scn = await run_in_threadpool(load_path, path)  # our own files: trusted, quick to read
+    scn = await run_in_threadpool(state.scenario_file, path)  # ours: trusted, quick to read
     ws = state.new_workspace(scn, f"{kind}:{name}")
     return RedirectResponse(f"/w/{ws.id}", status_code=303)
 
@@ -101,6 +100,15 @@ async def upload(request: Request) -> Response:
     job = await wait_for(request, submit_load(state, filename, data))
     if not job.done.is_set():
         return Response(status_code=499)
+    # what is left is quick but not free (a large file's annotated page, writing the
+    # scenario): done in a thread, so that the event loop only waits
+    return await run_in_threadpool(_upload_done, request, state, job, filename, data)
+
+
+def _upload_done(request: Request, state: State, job: Any, filename: str,
+                 data: bytes) -> Response:
+    from pathlib import Path
+
     if not job.finished_ok:
         err = job_error(job)
         status = getattr(err, "status", 400)
@@ -110,8 +118,6 @@ async def upload(request: Request) -> Response:
         return page(request, "upload.html", status, title="Upload", filename=filename,
                     error=str(err), lines=[], problems=[])
     scn = job.result
-    from pathlib import Path
-
     name = save_new(state, scn, Path(filename).stem or scn.metadata.name)
     ws = state.new_workspace(scn, f"user:{name}")
     return RedirectResponse(f"/w/{ws.id}", status_code=303)
@@ -253,10 +259,14 @@ def _edit_page(request: Request, ws: Workspace, issue: str | None,
 
 @router.post("/w/{wid}/edit", response_class=HTMLResponse)
 async def save_edit(request: Request, wid: str) -> Response:
-    from ..scenario.yaml_io import scenario_from_data
-
     ws = state_of(request).workspace(wid)
     form = await read_form(request)
+    return await run_in_threadpool(_save_edit, request, ws, form)
+
+
+def _save_edit(request: Request, ws: Workspace, form: Any) -> Response:
+    from ..scenario.yaml_io import scenario_from_data
+
     issue = str(form.get("issue", ""))
     data = _scenario_data(ws.scenario)
     for key, raw in form.multi_items():
@@ -302,16 +312,16 @@ def source(request: Request, wid: str) -> Response:
 
 @router.post("/w/{wid}/source", response_class=HTMLResponse)
 async def save_source(request: Request, wid: str) -> Response:
-    from starlette.concurrency import run_in_threadpool
-
-    from ..scenario.yaml_io import loads_scenario
-
     ws = state_of(request).workspace(wid)
     form = await read_form(request)
-    text = str(form.get("text", ""))
+    return await run_in_threadpool(_save_source, request, ws, str(form.get("text", "")))
+
+
+def _save_source(request: Request, ws: Workspace, text: str) -> Response:
+    from ..scenario.yaml_io import loads_scenario
+
     try:
-        scn = await run_in_threadpool(loads_scenario, text.replace("\r\n", "\n"),
-                                      "scenario.yaml")
+        scn = loads_scenario(text.replace("\r\n", "\n"), "scenario.yaml")
         state_of(request).limits.check_size(scn, "scenario.yaml")
     except InputError as exc:
         return page(request, "source.html", 422, ws=ws, text=text,
@@ -323,11 +333,15 @@ async def save_source(request: Request, wid: str) -> Response:
 @router.post("/w/{wid}/save", response_class=HTMLResponse)
 async def save_copy(request: Request, wid: str) -> Response:
     """Save to the library; a name already in use is overwritten only when confirmed."""
-    from ..scenario.yaml_io import dumps_scenario
-
     state = state_of(request)
     ws = state.workspace(wid)
     form = await read_form(request)
+    return await run_in_threadpool(_save_copy, request, state, ws, form)
+
+
+def _save_copy(request: Request, state: State, ws: Workspace, form: Any) -> Response:
+    from ..scenario.yaml_io import dumps_scenario
+
     wanted = str(form.get("name", "") or ws.scenario.metadata.name)[:64]
     name = slug(wanted)
     overwrite = str(form.get("overwrite", "")) == "yes"

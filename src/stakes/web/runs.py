@@ -160,7 +160,12 @@ async def job_cancel(request: Request, jid: str) -> Response:
     job = _job(state, jid)
     state.pool.cancel(jid)
     if request.headers.get("hx-request"):
-        job.done.wait(timeout=5)
+        import asyncio
+
+        for _ in range(100):  # the worker is ended at its next look (every 50 ms)
+            if job.done.is_set():
+                break
+            await asyncio.sleep(0.05)
         return page(request, "_problems.html", 200,
                     problems=[{"message": "Run cancelled.", "field": None}])
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)

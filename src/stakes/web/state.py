@@ -90,6 +90,7 @@ class State:
         self.save_lock = threading.Lock()
         self.runs_cache = _LRU(CACHE_RUNS)
         self.views_cache = _LRU(CACHE_VIEWS)
+        self.files_cache = _LRU(32)
         self._listing: tuple[Any, list[Any]] | None = None
         self._plotly_js: bytes | None = None
         self._plotly_css: bytes | None = None
@@ -181,6 +182,16 @@ class State:
             if rec.id != rid:
                 self.runs_cache.put(rec.id, out)
         return out
+
+    def scenario_file(self, path: Path) -> Any:
+        """A library scenario, read once per version of its file (scenarios are not mutated:
+        edits make a new one)."""
+        from ..readers import load_any
+
+        st = path.stat()
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        hit = self.files_cache.get(key)
+        return hit if hit is not None else self.files_cache.put(key, load_any(path))
 
     def view(self, key: Any, build: Callable[[], Any]) -> Any:
         hit = self.views_cache.get(key)

@@ -134,6 +134,11 @@ def _emitter(conn: Any) -> Callable[..., None]:
 def serve(conn: Any) -> None:
     """The worker's loop: answer requests until the pipe closes."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    try:
+        # Jobs yield the CPU to the server's own threads: pages stay quick while they run.
+        os.nice(10)
+    except (AttributeError, OSError):
+        pass
     # Warm the imports every task needs, so that the first job is not the slow one.
     from .. import engine, readers  # noqa: F401
 
