@@ -88,6 +88,12 @@ def test_compare_a_lever(page, shot):
     with page.expect_download() as dl:
         page.click("#dl-report")
     assert dl.value.suggested_filename.startswith("report-")
+    page.click("#view-report")
+    page.wait_for_selector("figure .chart .main-svg")
+    # every chart is drawn, under the app's strict Content-Security-Policy
+    page.wait_for_function("() => [...document.querySelectorAll('[data-figure]')].every("
+                           "c => c.querySelector('.main-svg'))", timeout=RUN_TIMEOUT)
+    assert page.js_errors == []
     page.goto("/runs")
     assert page.locator("#runs-table tbody tr").count() >= 1
     shot(page, "history")

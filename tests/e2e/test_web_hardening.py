@@ -95,13 +95,15 @@ def test_chart_titles_never_overlap_the_plot(page, shot):
     n_issues = page.locator("#chart-issue option").count()
     checked, problems = 0, {}
     for k in range(n_issues):
+        issue = page.locator("#chart-issue option").nth(k).get_attribute("value")
         if k:
             page.select_option("#chart-issue", index=k)
-            page.wait_for_function(
-                "k => document.querySelector('#chart-issue').selectedIndex === k "
-                "&& document.querySelectorAll('.chart').length > 0 && "
-                "[...document.querySelectorAll('.chart')].every(c => c.querySelector('.main-svg'))",
-                arg=k, timeout=RUN_TIMEOUT)
+        # wait for this issue's charts (the ids name the issue), every one drawn
+        page.wait_for_function(
+            "issue => { const cs = [...document.querySelectorAll('.chart')]; "
+            "return cs.length > 0 && cs.every(c => c.id.includes(issue) "
+            "&& c.querySelector('.draglayer .nsewdrag')); }",
+            arg=issue, timeout=RUN_TIMEOUT)
         for chart in page.evaluate(GEOMETRY):
             assert chart["plot"] is not None, chart["id"]
             checked += 1

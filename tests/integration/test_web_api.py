@@ -158,6 +158,13 @@ def test_downloads(client):
     csv = client.get(f"/runs/{rid}/history.csv")
     assert csv.headers["content-type"].startswith("text/csv")
     assert csv.text.splitlines()[0].startswith("run_id,model,intervention,issue,round")
+    view = client.get(f"/runs/{rid}/report")
+    assert view.status_code == 200 and "data-figure=" in view.text
+    # the in-app report loads its scripts and styles as files (the CSP allows no inline code)
+    assert "<script>" not in view.text and "<style>" not in view.text
+    assert len(view.text) < 1_500_000
+    for asset in ("/static-lib/report.js", "/static-lib/report.css", "/static-lib/plotly.css"):
+        assert client.get(asset).status_code == 200
     rep = client.get(f"/runs/{rid}/report.html")
     assert rep.status_code == 200 and "<!DOCTYPE html>" in rep.text
     assert "attachment" in rep.headers["content-disposition"]

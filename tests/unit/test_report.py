@@ -246,7 +246,7 @@ def test_html_is_self_contained(template_report):
     assert not re.search(r"""<img[^>]+src\s*=\s*["']?https?:""", page)
     assert "plotly.js" in page[:5_000_000] and len(page) > 1_000_000  # the library is inlined
     n_charts = sum(1 for c in template_report.charts if c.section != "evidence")
-    assert page.count("Plotly.newPlot(") == n_charts
+    assert page.count("data-figure=") == n_charts
     assert "a sentence copied verbatim from the source" in page  # the evidence table
     assert "abc12345" in page
 
@@ -289,7 +289,7 @@ def test_long_scale_descriptions_move_to_the_subtitle():
     assert charts.position_title(ISSUE) == ("Position on Top tax rate "
                                             "(percent; 0 = none, 100 = high)")
     fig = charts.positions_chart(long_issue, [0, 1], {"a": [1, 2]}, [1, 2], model="eum")
-    assert "Scale: 0 = war resumes" in fig.layout.title.text.replace("<br>", " ")
+    assert "Scale: 0 = war resumes" in fig.layout.title.subtitle.text.replace("<br>", " ")
     assert "Position on Cease-fire (0 to 100)" == fig.layout.yaxis.title.text
 
 

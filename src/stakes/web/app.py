@@ -150,6 +150,20 @@ def create_app(store: str | os.PathLike | None = None,
         return Response(state.plotly_js(), media_type="text/javascript",
                         headers={"Cache-Control": "public, max-age=86400"})
 
+    @app.get("/static-lib/report.css", include_in_schema=False)
+    def report_css() -> Response:
+        from ..report.html import CSS
+
+        return Response(CSS, media_type="text/css",
+                        headers={"Cache-Control": "public, max-age=3600"})
+
+    @app.get("/static-lib/report.js", include_in_schema=False)
+    def report_js() -> Response:
+        from ..report.html import DRAW_JS
+
+        return Response(DRAW_JS, media_type="text/javascript",
+                        headers={"Cache-Control": "public, max-age=3600"})
+
     @app.get("/static-lib/plotly.css", include_in_schema=False)
     def plotly_css() -> Response:
         return Response(state.plotly_css(), media_type="text/css",

@@ -311,6 +311,25 @@ def run_csv(request: Request, rid: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="run-{rid}.csv"'})
 
 
+@router.get("/runs/{rid}/report", response_class=HTMLResponse)
+def run_report_page(request: Request, rid: str) -> Response:
+    """The run's report, in the browser: the report's page with the app's own copies of
+    plotly.js and of the report's script and styles (so the strict CSP holds)."""
+    from ..report import render_html, report_for_run
+
+    check_run_id(rid)
+    state = state_of(request)
+
+    def build() -> str:
+        with state.store() as st:
+            rep = report_for_run(st, rid)
+        return render_html(rep, plotly_src="/static-lib/plotly.min.js", asset_base="/static-lib")
+
+    rec, _, _ = state.run(rid)
+    html = state.view((rec.id, "report"), build) if rec.status == "complete" else build()
+    return HTMLResponse(html)
+
+
 @router.get("/runs/{rid}/report.html")
 def run_report(request: Request, rid: str) -> Response:
     from ..report import render_html, report_for_run
