@@ -305,3 +305,90 @@ def test_serve_binds_to_loopback_by_default(monkeypatch, tmp_path):
     assert seen["host"] == "127.0.0.1" and seen["port"] == 8000
     r = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--port", "9000"])
     assert seen["host"] == "0.0.0.0" and "warning" in r.output
+
+
+def test_an_edited_value_keeps_its_old_basis_as_history_not_support(client):
+    from stakes.api import load
+    from stakes.scenario.yaml_io import loads_scenario
+
+    scn = load(DEFAULT_SCENARIO)
+    k, e = next((k, e) for k, e in enumerate(scn.entries)
+                if e.position.basis is not None and e.position.basis.kind == "evidence")
+    lo, hi = scn.issue(e.issue).scale.min, scn.issue(e.issue).scale.max
+    new = hi if e.position.value != hi else lo
+    ws = open_ws(client, DEFAULT_SCENARIO)
+    r = client.post(f"{ws}/edit", data={f"entries[{k}].position": str(new),
+                                        f"entries[{k}].salience": str(e.salience.value),
+                                        "issue": e.issue})
+    assert r.status_code == 200 and 'id="saved"' in r.text
+    assert 'data-edited="position"' in r.text and 'data-edited="salience"' not in r.text
+    edited = loads_scenario(client.get(f"{ws}/scenario.yaml").text, "s.yaml").entries[k]
+    assert edited.position.value == new
+    basis = edited.position.basis
+    assert basis.kind == "judgment"  # the quote no longer supports the value...
+    assert basis.rationale.startswith(f"edited in the web app from {e.position.value:g} to "
+                                      f"{new:g}")
+    assert e.position.basis.quote in basis.rationale  # ...but is kept as its history
+    assert edited.salience == e.salience  # an unchanged value keeps its evidence
+
+
+def test_models_are_named_with_a_line_on_what_they_do(client):
+    models = client.get("/api/models").json()
+    assert all(m["description"] and m["title"] for m in models)
+    import html
+
+    page = html.unescape(client.get(open_ws(client)).text)
+    for m in models:
+        assert m["description"] in page
+
+
+def test_sweeps_recorded_by_the_cli_are_shown(app, client):
+    from typer.testing import CliRunner
+
+    from stakes.cli.main import app as cli
+
+    store = app.state.stakes.settings.store
+    res = CliRunner().invoke(cli, ["sweep", "ec-emissions", "--runs", "20", "-m", "compromise",
+                                   "--store", str(store), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    rid = next(r["id"] for r in client.get("/api/runs").json() if r["kind"] == "ensemble")
+    page = client.get(f"/runs/{rid}")
+    assert page.status_code == 200 and 'id="sweep-table"' in page.text
+    members = client.get(f"/api/runs/{rid}").json()["members"]
+    assert members and all(m["members"] == 20 for m in members)
+    assert {m["model"] for m in members} == {"compromise"}
+    assert all(m["p05"] <= m["p50"] <= m["p95"] for m in members)
+    assert client.get(f"/runs/{rid}/run.json").json()["members"] == members
+
+
+def test_a_sweep_started_in_the_web_app(client):
+    ws = open_ws(client)
+    r = client.post(f"{ws}/sweep", data={"model": ["compromise", "median"], "runs": "30"},
+                    follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/jobs/")
+    job = r.headers["location"]
+    for _ in range(3000):  # only guards against a hang
+        r = client.get(job, follow_redirects=False)
+        if r.status_code != 200:
+            break
+        time.sleep(0.05)
+    assert r.status_code == 303, r.text
+    page = client.get(r.headers["location"]).text
+    assert 'id="sweep-table"' in page and "ec-emissions" in client.get("/runs").text
+    rows = re.findall(r"<tr><td>(\w+)</td><td>(\w+)</td><td>baseline</td><td class=\"num\">30<",
+                      page)
+    assert {m for _, m in rows} == {"compromise", "median"}
+
+
+def test_the_yaml_editor_takes_what_the_upload_limit_takes(tmp_path):
+    from stakes.api import load
+    from stakes.scenario.yaml_io import dumps_scenario
+
+    app = create_app(store=tmp_path / "r.duckdb", scenario_dir=tmp_path / "s")
+    with FormClient(app, base_url="http://127.0.0.1") as c:
+        c.get("/")
+        ws = open_ws(c)
+        text = dumps_scenario(load("ec-emissions"))
+        text += "# " + "x" * (1_500_000 - len(text)) + "\n"  # 1.5 MB: over the old 1 MiB
+        r = c.post(f"{ws}/source", data={"text": text}, follow_redirects=False)
+        assert r.status_code == 303, r.text[:300]
