@@ -80,7 +80,7 @@ class JobCancelled(JobStopped):
 
 
 class JobTimeout(JobStopped):
-    status = 408
+    status = 422  # not 408: clients may resend a request answered with 408
 
 
 class JobMemory(JobStopped):
