@@ -23,7 +23,7 @@ XSS = "<script>alert(1)</script>"
 @pytest.fixture
 def app(tmp_path):
     return create_app(store=tmp_path / "runs.duckdb", scenario_dir=tmp_path / "scenarios",
-                      max_upload=64 * 1024)
+                      max_upload=64 * 1024, warm_workers=False)
 
 
 class FormClient(TestClient):
@@ -384,7 +384,8 @@ def test_the_yaml_editor_takes_what_the_upload_limit_takes(tmp_path):
     from stakes.api import load
     from stakes.scenario.yaml_io import dumps_scenario
 
-    app = create_app(store=tmp_path / "r.duckdb", scenario_dir=tmp_path / "s")
+    app = create_app(store=tmp_path / "r.duckdb", scenario_dir=tmp_path / "s",
+                     warm_workers=False)
     with FormClient(app, base_url="http://127.0.0.1") as c:
         c.get("/")
         ws = open_ws(c)
@@ -392,3 +393,23 @@ def test_the_yaml_editor_takes_what_the_upload_limit_takes(tmp_path):
         text += "# " + "x" * (1_500_000 - len(text)) + "\n"  # 1.5 MB: over the old 1 MiB
         r = c.post(f"{ws}/source", data={"text": text}, follow_redirects=False)
         assert r.status_code == 303, r.text[:300]
+
+
+def test_a_sweep_shows_each_levers_effect_and_verdict(app, client):
+    from typer.testing import CliRunner
+
+    from stakes.cli.main import app as cli
+
+    store = app.state.stakes.settings.store
+    res = CliRunner().invoke(cli, ["sweep", DEFAULT_SCENARIO, "--runs", "40", "-m", "median",
+                                   "--store", str(store), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    rid = next(r["id"] for r in client.get("/api/runs").json() if r["kind"] == "ensemble")
+    rows = client.get(f"/api/runs/{rid}").json()["members"]
+    effects = [r for r in rows if r.get("effect")]
+    assert effects and {r["verdict"] for r in effects} <= {"moves the forecast",
+                                                           "within the noise"}
+    for r in effects:  # the verdict is the 5-95% range's
+        assert (r["verdict"] == "moves the forecast") == (r["p05"] > 0 or r["p95"] < 0)
+    page = client.get(f"/runs/{rid}").text
+    assert 'id="effects-table"' in page and page.count('class="verdict"') == len(effects)

@@ -64,7 +64,8 @@ def token(client) -> str:
 def app(tmp_path):
     return create_app(store=tmp_path / "runs.duckdb", scenario_dir=tmp_path / "scenarios",
                       max_upload=256 * 1024,
-                      limits=Limits(workers=2, upload_seconds=20, abandon_seconds=3))
+                      limits=Limits(workers=2, upload_seconds=20, abandon_seconds=3),
+                      warm_workers=False)
 
 
 @pytest.fixture
@@ -110,7 +111,7 @@ def test_loopback_host_names_are_served(client, host):
 
 def test_allowed_hosts_are_configurable(tmp_path):
     app = create_app(store=tmp_path / "r.duckdb", scenario_dir=tmp_path / "s",
-                     hosts=["stakes.internal"])
+                     hosts=["stakes.internal"], warm_workers=False)
     with TestClient(app, base_url="http://stakes.internal") as c:
         assert c.get("/api/health").status_code == 200
         assert c.get("/api/health", headers={"Host": "127.0.0.1"}).status_code == 400

@@ -62,7 +62,9 @@ def create_app(store: str | os.PathLike | None = None,
                scenario_dir: str | os.PathLike | None = None,
                max_upload: int = MAX_UPLOAD, *,
                hosts: Iterable[str] = DEFAULT_HOSTS,
-               limits: Limits | None = None) -> FastAPI:
+               limits: Limits | None = None, warm_workers: bool = True) -> FastAPI:
+    """The app.  ``warm_workers``: start the worker processes with the app rather than
+    with the first job (which then waits a second or two for its worker)."""
     settings = Settings(store=Path(store) if store else None,
                         scenario_dir=Path(scenario_dir) if scenario_dir else None,
                         max_upload=max_upload, hosts=tuple(hosts), limits=limits or Limits())
@@ -70,7 +72,7 @@ def create_app(store: str | os.PathLike | None = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state.pool.start(warm=True)
+        state.pool.start(warm=warm_workers)
         try:
             yield
         finally:

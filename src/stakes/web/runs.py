@@ -245,14 +245,36 @@ def sweep_table(state: State, rid: str) -> list[dict[str, Any]]:
         out = g.quantile([0.05, 0.5, 0.95]).unstack()
         means = g.mean()
         counts = g.count()
-        return [{"model": k[0], "intervention": k[1], "issue": k[2], "members": int(counts[k]),
+        rows = [{"model": k[0], "intervention": k[1], "issue": k[2], "members": int(counts[k]),
                  "mean": float(means[k]), "p05": float(row[0.05]), "p50": float(row[0.5]),
                  "p95": float(row[0.95])} for k, row in out.iterrows()]
+        return rows + _effects(frame, value)
 
     rec, _, _ = state.run(rid)
     if rec.status != "complete":
         return build()
     return state.view((rid, "sweep"), build)
+
+
+def _effects(frame: Any, value: str) -> list[dict[str, Any]]:
+    """Each lever's and plan's effect: member-wise differences from the baseline (the same
+    draws), their median and 5–95% range, and the verdict of ``stakes sweep``: the
+    effect exceeds the noise when that range excludes 0."""
+    wide = frame.pivot_table(index=["member", "model", "issue"], columns="intervention",
+                             values=value)
+    if "baseline" not in wide.columns:
+        return []
+    out = []
+    for iv in [c for c in wide.columns if c != "baseline"]:
+        d = (wide[iv] - wide["baseline"]).dropna()
+        for (model, issue), x in d.groupby(level=["model", "issue"], sort=False):
+            lo, mid, hi = x.quantile([0.05, 0.5, 0.95])
+            out.append({"model": model, "intervention": iv, "issue": issue, "effect": True,
+                        "members": int(len(x)), "mean": float(x.mean()), "p05": float(lo),
+                        "p50": float(mid), "p95": float(hi),
+                        "verdict": "moves the forecast" if lo > 0 or hi < 0
+                        else "within the noise"})
+    return out
 
 
 # -- recorded runs -------------------------------------------------------------
@@ -284,8 +306,10 @@ def run_page(request: Request, rid: str, issue: str | None = None) -> Response:
     view = run_view(state, rid, issue)
     if view["kind"] != "run":
         rec, scn = view["rec"], view["scn"]
-        return page(request, "sweep.html", rec=rec, scn=scn, rows=sweep_table(state, rid),
-                    title=f"Sweep {rec.id}")
+        table = sweep_table(state, rid)
+        return page(request, "sweep.html", rec=rec, scn=scn,
+                    rows=[r for r in table if not r.get("effect")],
+                    effects=[r for r in table if r.get("effect")], title=f"Sweep {rec.id}")
     return page(request, "_run.html" if fragment else "run.html", **view)
 
 
