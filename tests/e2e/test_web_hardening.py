@@ -110,6 +110,7 @@ def test_chart_titles_never_overlap_the_plot(page, shot):
             bad = _overlaps(chart)
             if bad:
                 problems[f"{k}:{chart['id']}"] = bad
+    page.evaluate("document.querySelector('.chart').scrollIntoView()")
     shot(page, "chart-geometry")
     assert checked >= 3 * n_issues
     assert problems == {}
