@@ -413,3 +413,30 @@ def test_a_sweep_shows_each_levers_effect_and_verdict(app, client):
         assert (r["verdict"] == "moves the forecast") == (r["p05"] > 0 or r["p95"] < 0)
     page = client.get(f"/runs/{rid}").text
     assert 'id="effects-table"' in page and page.count('class="verdict"') == len(effects)
+
+
+def test_serve_passes_its_limits_and_host_names_to_the_app(monkeypatch, tmp_path):
+    import typer
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from stakes.cli.serve import register
+
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw, app=app))
+    cli = typer.Typer()
+    cli.command("noop")(lambda: None)
+    register(cli)
+    r = CliRunner().invoke(cli, ["serve", "--store", str(tmp_path / "r.duckdb"),
+                                 "--allow-host", "stakes.lan", "--max-actors", "40",
+                                 "--max-cells", "400", "--workers", "3", "--job-seconds", "9",
+                                 "--upload-seconds", "4", "--job-memory", "512"])
+    assert r.exit_code == 0, r.output
+    state = seen["app"].state.stakes
+    lim = state.limits
+    assert (lim.max_actors, lim.max_cells, lim.workers, lim.job_seconds, lim.upload_seconds,
+            lim.memory_mb) == (40, 400, 3, 9, 4, 512)
+    assert set(state.settings.hosts) == {"stakes.lan", "127.0.0.1"}
+    with FormClient(seen["app"], base_url="http://stakes.lan") as c:
+        assert c.get("/api/health").status_code == 200
+        assert c.get("/api/health", headers={"Host": "localhost"}).status_code == 400

@@ -233,17 +233,26 @@ def test_bad_values_are_4xx_with_a_message(client):
                                       "seed": -1})
     assert r.status_code == 422 and r.json()["problems"][0]["field"] == "seed"
     ws = open_ws(client)
-    r = client.post(f"{ws}/run", data={"model": "median", "seed": "-1",
+    under = r'class="seed invalid"[^>]*></label><div class="field-error" data-field="{}">([^<]*)<'
+    for seed in ("-1", "9" * 5000, "1.5"):
+        r = client.post(f"{ws}/run", data={"model": "median", "seed": seed,
+                                           "csrf_token": token(client)})
+        m = re.search(under.format("run:seed"), r.text)
+        assert r.status_code == 400 and m and "whole number" in m.group(1)
+        assert 'name="seed" value="{}"'.format(seed) in r.text  # what was typed is kept
+    r = client.post(f"{ws}/sweep", data={"model": "median", "runs": "-5",
+                                         "csrf_token": token(client)})
+    m = re.search(under.format("sweep:runs"), r.text)
+    assert r.status_code == 400 and m and "runs" in m.group(1)
+    r = client.post(f"{ws}/run", data={"lever": "nope", "model": "median",
                                        "csrf_token": token(client)})
-    assert r.status_code == 400 and "seed" in r.text
-    r = client.post(f"{ws}/run", data={"model": "median", "seed": "9" * 5000,
-                                       "csrf_token": token(client)})
-    assert r.status_code == 400 and "seed" in r.text
+    assert r.status_code == 400 and 'data-field="run:lever"' in r.text
     r = client.post(f"{ws}/edit", data={f"entries[{'9' * 5000}].salience": "0.5",
                                         "csrf_token": token(client)})
     assert r.status_code == 200  # an index that is no entry's is ignored
     r = client.post(f"{ws}/run", data={"model": "nope", "csrf_token": token(client)})
-    assert r.status_code == 400 and "unknown model" in r.text
+    assert r.status_code == 400 and re.search(
+        r'data-field="run:model">unknown model', r.text)
     assert client.get("/jobs/zzz").status_code == 404
 
 

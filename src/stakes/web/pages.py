@@ -131,7 +131,8 @@ def workspace(request: Request, wid: str) -> Response:
     ws = state_of(request).workspace(wid)
     return page(request, "workspace.html", ws=ws, scn=ws.scenario,
                 title=ws.scenario.metadata.name, models=models_info(),
-                default_models=("eum", "compromise", "median"))
+                default_models=("eum", "compromise", "median"), ferr=lambda name: [],
+                sent={})
 
 
 def _scenario_data(scn: Any) -> dict[str, Any]:

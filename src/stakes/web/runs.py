@@ -114,13 +114,34 @@ async def web_run(request: Request, wid: str) -> Response:
     except StakesError as exc:
         if request.headers.get("hx-request"):
             return page(request, "_problems.html", 200, problems=problems_of(exc))
-        return page(request, "error.html", getattr(exc, "status", 400), title="Cannot run",
-                    message="; ".join(p["message"] for p in problems_of(exc)),
-                    back=f"/w/{ws.id}")
+        return form_error(request, ws, "run", exc, form)
     job.workspace = ws.id  # type: ignore[attr-defined]
     if request.headers.get("hx-request"):
         return page(request, "_job.html", 202, job=job, position=state.pool.position(job))
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+FIELDS = ("seed", "runs", "model", "lever", "plan")
+
+
+def form_error(request: Request, ws: Any, form: str, exc: StakesError,
+               sent: Any = None) -> Response:
+    """The scenario's page again, each problem under the field of the form it concerns."""
+    from .common import models_info
+
+    errors: dict[str, list[str]] = {}
+    for p in problems_of(exc):
+        msg = p["message"]
+        head = msg.split(":", 1)[0].strip()
+        field = head if head in FIELDS else next(
+            (f for f in ("model", "lever", "plan") if f in msg.split("(")[0]), "")
+        errors.setdefault(f"{form}:{field}", []).append(msg)
+    return page(request, "workspace.html", getattr(exc, "status", 400), ws=ws, scn=ws.scenario,
+                title=ws.scenario.metadata.name, models=models_info(),
+                default_models=("eum", "compromise", "median"),
+                ferr=lambda name: errors.get(name, []),
+                sent={f"{form}:{k}": str(v) for k, v in (sent.items() if sent else [])
+                      if k in ("seed", "runs")})
 
 
 def _job(state: State, jid: str) -> Job:
@@ -220,9 +241,7 @@ async def web_sweep(request: Request, wid: str) -> Response:
         job = submit_sweep(state, ws.scenario, models, levers, plans, int(raw), seed,
                            ws.source)
     except StakesError as exc:
-        return page(request, "error.html", getattr(exc, "status", 400), title="Cannot sweep",
-                    message="; ".join(p["message"] for p in problems_of(exc)),
-                    back=f"/w/{ws.id}")
+        return form_error(request, ws, "sweep", exc, form)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
