@@ -173,7 +173,8 @@ def test_downloads(client):
 
 
 def test_malformed_upload_shows_error_by_its_line(client):
-    bad = b"stakes: 1\nmetadata:\n  name: bad\nactors:\n  - id: a\n    name: A\n    capability: lots\n"
+    bad = (b"stakes: 1\nmetadata:\n  name: bad\nactors:\n  - id: a\n    name: A\n"
+           b"    capability: lots\n")
     r = client.post("/upload", files={"file": ("bad.yaml", bad, "application/yaml")})
     assert r.status_code == 400
     rows = re.findall(r'<tr class="msg" data-line="(\d+)">', r.text)

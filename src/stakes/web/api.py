@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from ..errors import InputError
@@ -209,7 +209,3 @@ def health() -> dict[str, Any]:
     from .. import __version__
 
     return {"ok": True, "version": __version__}
-
-
-def json_error(message: str, problems: list[dict[str, Any]], status: int) -> JSONResponse:
-    return JSONResponse({"error": message, "problems": problems}, status_code=status)
