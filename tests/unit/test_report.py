@@ -302,3 +302,17 @@ def test_long_lever_names_are_shortened_and_kept_distinct():
     assert len(set(labels)) == 3 and all(len(lb) <= 53 for lb in labels)
     assert labels[0].endswith("…") and labels[2] == "Plan: short"
     assert list(fig.data[0].customdata) == [name, name + "!", "Plan: short"]  # full on hover
+
+
+def test_the_default_scenarios_report_page_is_small():
+    """The page for the default scenario's default run stays under 1.5 MB: the charting
+    library is a shared file beside it, and each chart's figure is compact JSON."""
+    from stakes.api import DEFAULT_SCENARIO, load, run
+    from stakes.results import to_document
+
+    scn = load(DEFAULT_SCENARIO)
+    rep = build_report(scn, to_document(scn, run(scn)))
+    page = render_html(rep, plotly_src="plotly.min.js")
+    assert len(page.encode("utf-8")) < 1_500_000
+    assert page.count("data-figure=") == sum(1 for c in rep.charts if c.section != "evidence")
+    assert "<script src='plotly.min.js'></script>" in page
