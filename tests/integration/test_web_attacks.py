@@ -303,6 +303,20 @@ def test_uploads_are_named_after_their_file(client):
         assert r.status_code == 303, r.text
     names = {s["name"] for s in client.get("/api/scenarios").json() if s["kind"] == "user"}
     assert names == {"middle-east-talks", "tariffs"}
+    # and the run history names them so too
+    ws = r.headers["location"]
+    r = client.post(f"{ws}/run", data={"model": "median", "csrf_token": token(client)},
+                    follow_redirects=False)
+    for _ in range(HANG_GUARD):
+        if client.get(r.headers["location"], follow_redirects=False).status_code == 303:
+            break
+        time.sleep(0.05)
+    assert [h["scenario"]["name"] for h in client.get("/api/runs").json()] == ["tariffs"]
+    r = client.post("/upload", data={"csrf_token": token(client)},
+                    files={"file": ("../../etc/Middle East talks.csv", body.encode())},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    assert client.get(r.headers["location"]).text.count("Middle East talks") >= 1
 
 
 # -- limits ----------------------------------------------------------------------------

@@ -156,9 +156,10 @@ def submit_load(state: State, filename: str, data: bytes) -> Job:
     suffix = Path(raw).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
         suffix = ".txt"
-    name = slug(Path(raw).stem) if Path(raw).stem else "upload"
-    if name == "scenario" and not Path(raw).stem:
-        name = "upload"
+    # The readers name a scenario after its file, so the worker's copy keeps the upload's
+    # own name: spaces and case kept, anything else that is not a plain character dropped.
+    name = re.sub(r"[^\w .()\-]+", "", Path(raw).stem, flags=re.ASCII).strip(" .")[:64]
+    name = name or "upload"
 
     def driver(ctx: JobContext) -> Any:
         ctx.progress(0, 1, "reading the file")
