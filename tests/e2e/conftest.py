@@ -30,7 +30,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory):
+def live_app(tmp_path_factory):
+    """The app under uvicorn on a free loopback port: (app, base URL)."""
     pytest.importorskip("fastapi", reason="the web app needs the 'web' extra (fastapi)")
     uvicorn = pytest.importorskip("uvicorn", reason="the web app needs uvicorn")
     from stakes.web.app import create_app
@@ -47,9 +48,14 @@ def server(tmp_path_factory):
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the web server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    yield app, f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server(live_app):
+    return live_app[1]
 
 
 @pytest.fixture(scope="session")

@@ -75,7 +75,7 @@ def test_change_a_salience_and_rerun(page, shot):
 
 def test_compare_a_lever(page, shot):
     open_default(page)
-    page.locator("input[name=model][value=eum]").uncheck()
+    page.locator("#run-form input[name=model][value=eum]").uncheck()
     page.locator("input[name=lever]").first.check()
     page.locator("input[name=plan]").first.check()
     run_and_wait(page)
@@ -89,6 +89,12 @@ def test_compare_a_lever(page, shot):
     with page.expect_download() as dl:
         page.click("#dl-report")
     assert dl.value.suggested_filename.startswith("report-")
+    page.click("#view-report")
+    page.wait_for_selector("figure .chart .main-svg")
+    # every chart is drawn, under the app's strict Content-Security-Policy
+    page.wait_for_function("() => [...document.querySelectorAll('[data-figure]')].every("
+                           "c => c.querySelector('.main-svg'))", timeout=RUN_TIMEOUT)
+    assert page.js_errors == []
     page.goto("/runs")
     assert page.locator("#runs-table tbody tr").count() >= 1
     shot(page, "history")
@@ -125,6 +131,6 @@ def test_actor_named_script_is_shown_as_text(page, tmp_path):
     page.click("#upload-button")
     page.wait_for_url(re.compile(r"/w/[0-9a-f]{32}$"))
     assert "<script>alert(1)</script>" in page.locator("#actors").inner_text()
-    page.locator("input[name=model][value=eum]").uncheck()
+    page.locator("#run-form input[name=model][value=eum]").uncheck()
     run_and_wait(page)
     assert dialogs == []

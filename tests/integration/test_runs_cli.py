@@ -137,12 +137,16 @@ def test_delete(two_runs):
 
 
 def test_report_html_and_png(two_runs, tmp_path):
+    from stakes.report.html import plotly_file_name
+
     a, b, _, _ = two_runs
     res = invoke("report", b, "--html", str(tmp_path / "r.html"), "--actor", "BE")
     assert res.exit_code == 0, res.output
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     # positions (eum; compromise and median have no rounds), actor map, quadrant map
-    assert page.count("Plotly.newPlot(") == 3
+    assert page.count("data-figure=") == 3
+    assert len(page) < 1_500_000  # the library is one shared file beside the page
+    assert (tmp_path / plotly_file_name()).stat().st_size > 1_000_000
     assert "How Belgium sees the others" in page
     assert "Denmark on Year emission standards apply: salience" in page
     res = invoke("report")  # the latest run, default file name

@@ -71,7 +71,7 @@ def test_fan_chart_bands_and_legend():
                      "Median of the members", "Scenario as written"]
     assert [t.fill for t in fig.data[:4]] == [None, "tonexty", None, "tonexty"]
     assert "percent" in fig.layout.yaxis.title.text
-    assert "200 members" in fig.layout.title.text
+    assert "200 members" in fig.layout.title.text + fig.layout.title.subtitle.text
 
 
 # -- tornado ---------------------------------------------------------------
@@ -247,7 +247,7 @@ def test_html_is_self_contained(template_report):
     assert not re.search(r"""<img[^>]+src\s*=\s*["']?https?:""", page)
     assert "plotly.js" in page[:5_000_000] and len(page) > 1_000_000  # the library is inlined
     n_charts = sum(1 for c in template_report.charts if c.section != "evidence")
-    assert page.count("Plotly.newPlot(") == n_charts
+    assert page.count("data-figure=") == n_charts
     assert "a sentence copied verbatim from the source" in page  # the evidence table
     assert "abc12345" in page
 
@@ -290,7 +290,7 @@ def test_long_scale_descriptions_move_to_the_subtitle():
     assert charts.position_title(ISSUE) == ("Position on Top tax rate "
                                             "(percent; 0 = none, 100 = high)")
     fig = charts.positions_chart(long_issue, [0, 1], {"a": [1, 2]}, [1, 2], model="eum")
-    assert "Scale: 0 = war resumes" in fig.layout.title.text.replace("<br>", " ")
+    assert "Scale: 0 = war resumes" in fig.layout.title.subtitle.text.replace("<br>", " ")
     assert "Position on Cease-fire (0 to 100)" == fig.layout.yaxis.title.text
 
 
@@ -303,3 +303,17 @@ def test_long_lever_names_are_shortened_and_kept_distinct():
     assert len(set(labels)) == 3 and all(len(lb) <= 53 for lb in labels)
     assert labels[0].endswith("…") and labels[2] == "Plan: short"
     assert list(fig.data[0].customdata) == [name, name + "!", "Plan: short"]  # full on hover
+
+
+def test_the_default_scenarios_report_page_is_small():
+    """The page for the default scenario's default run stays under 1.5 MB: the charting
+    library is a shared file beside it, and each chart's figure is compact JSON."""
+    from stakes.api import DEFAULT_SCENARIO, load, run
+    from stakes.results import to_document
+
+    scn = load(DEFAULT_SCENARIO)
+    rep = build_report(scn, to_document(scn, run(scn)))
+    page = render_html(rep, plotly_src="plotly.min.js")
+    assert len(page.encode("utf-8")) < 1_500_000
+    assert page.count("data-figure=") == sum(1 for c in rep.charts if c.section != "evidence")
+    assert "<script src='plotly.min.js'></script>" in page

@@ -424,9 +424,12 @@ def sweep(
 def report(
     run: Optional[str] = typer.Argument(None, help="RUN (default: latest)."),
     html: Optional[Path] = typer.Option(None, "--html",
-                                        help="Write a self-contained HTML report (works "
-                                             "offline). Default when no --png: "
-                                             "report-RUN.html."),
+                                        help="Write an HTML report (works offline; one shared "
+                                             "copy of plotly.js is written beside it). "
+                                             "Default when no --png: report-RUN.html."),
+    self_contained: bool = typer.Option(False, "--self-contained",
+                                        help="Inline plotly.js in the HTML report (one file, "
+                                             "about 4 MB larger)."),
     png: Optional[Path] = typer.Option(None, "--png", help="Write every chart as PNG into "
                                                            "this folder."),
     actor: Optional[list[str]] = typer.Option(
@@ -460,8 +463,9 @@ def report(
     if html is None and png is None:
         html = Path(f"report-{rid}.html")
     if html is not None:
-        write_html(rep, html)
-        err.print(f"wrote {html} ({len(rep.charts)} charts)")
+        write_html(rep, html, self_contained=self_contained)
+        err.print(f"wrote {html} ({len(rep.charts)} charts)"
+                  + ("" if self_contained else " and the plotly.js it loads beside it"))
     if png is not None:
         files = write_pngs(rep, png, engine=png_engine)
         err.print(f"wrote {len(files)} images to {png}")

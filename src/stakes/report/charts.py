@@ -120,23 +120,40 @@ def _subtitle(*parts: str | None, width: int = 110) -> str:
 
 def _layout(fig: "go.Figure", title: str, subtitle: str | None, x: str, y: str,
             legend: str | None = None, height: int = HEIGHT) -> "go.Figure":
+    """Titles, axes and size of a chart.
+
+    The title and its subtitle sit in the top margin, which is made as tall as
+    their lines need (the figure grows by as much), so that no title or scale
+    text runs into the plot however long the issue's scale description is.
+    """
     import textwrap
 
-    text = f"<b>{title}</b>" + (f"<br><sup>{subtitle}</sup>" if subtitle else "")
+    lines = subtitle.count("<br>") + 1 if subtitle else 0
+    top = TITLE_PX + SUBTITLE_LINE_PX * lines + GAP_PX
+    total = height + max(0, top - 90)
     # Long axis titles are wrapped: a rotated y title longer than the plot runs off it.
     y_chars = max(30, int(height / 9))
     fig.update_layout(
-        title={"text": text, "x": 0.01, "xanchor": "left"},
+        title={"text": f"<b>{title}</b>", "x": 0.01, "xanchor": "left",
+               "yref": "container", "y": 1 - 8 / total, "yanchor": "top",
+               "font": {"size": 16},
+               "subtitle": {"text": subtitle or "", "font": {"size": 12, "color": "#555555"}}},
         xaxis_title="<br>".join(textwrap.wrap(x, 110)),
         yaxis_title="<br>".join(textwrap.wrap(y, y_chars)),
         template=_TEMPLATE,
         width=WIDTH,
-        height=height,
-        legend={"title": {"text": legend or ""}, "x": 1.02, "xanchor": "left", "y": 1.0},
-        margin={"l": 80, "r": 20, "t": 90, "b": 70},
+        height=total,
+        legend={"title": {"text": legend or ""}, "x": 1.02, "xanchor": "left", "y": 1.0,
+                "yanchor": "top"},
+        margin={"l": 80, "r": 20, "t": top, "b": 70},
         font={"family": "Arial, Helvetica, sans-serif", "size": 13},
     )
     return fig
+
+
+TITLE_PX = 34  # the bold title line and the space above it
+SUBTITLE_LINE_PX = 16  # one line of 12 px subtitle text
+GAP_PX = 18  # between the last subtitle line and the plot
 
 
 # A small white template: plotly's own ones are deep-copied into every figure,

@@ -1,8 +1,18 @@
-"""The report as one self-contained HTML file that works offline.
+"""The report as an HTML page that works offline.
 
-plotly.js is inlined once in the page (no network access, no CDN); each
-chart is a ``div`` drawn by it.  Tables (forecasts, evidence, the run
-record) are plain HTML so that they can be read, searched and copied.
+Each chart's figure is a JSON data block (``<script type="application/json">``,
+never executed) and one small script draws them one after another, so the
+page shows at once and fills in its charts while it is read, instead of
+freezing until every chart is drawn.  plotly.js is either inlined once
+(``self_contained``: one file, about 5 MB, most of it the library) or, by
+default, one shared copy of the library is written beside the report
+(``plotly-VERSION.min.js``, reused by every report in that folder), which keeps
+the page itself small (about 1 MB for the default scenario with every lever).
+Tables (forecasts, evidence, the run record) are plain HTML so that they can
+be read, searched and copied.
+
+The web app serves the same page with its scripts and styles as files
+(``asset_base``), so that its Content-Security-Policy needs no inline code.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ from typing import Any
 
 from .build import SECTIONS, Report
 
-_CSS = """
+CSS = """
 body{font-family:Arial,Helvetica,sans-serif;margin:0;color:#222;background:#fff}
 header{padding:1.2em 2em;background:#f3f5f9;border-bottom:1px solid #d8dde6}
 header h1{margin:0 0 .2em 0;font-size:1.6em} header p{margin:0;color:#555}
@@ -32,6 +42,29 @@ th{background:#e8eef6} td.num{text-align:right;font-variant-numeric:tabular-nums
 tr.nobasis td{background:#fdecea}
 .note{background:#fff8e1;border-left:4px solid #f2c94c;padding:.4em .8em;margin:.4em 0}
 code{background:#f3f5f9;padding:0 .2em}
+.chart{min-height:200px}
+"""
+
+# Draws every [data-figure] chart from its JSON block, one per tick, so that the page
+# is usable while the rest are drawn.
+DRAW_JS = """(function () {
+  function drawAll() {
+    var nodes = Array.prototype.slice.call(document.querySelectorAll("[data-figure]"));
+    function next() {
+      var el = nodes.shift();
+      if (!el) return;
+      var data = document.getElementById(el.getAttribute("data-figure"));
+      var fig = JSON.parse(data.textContent);
+      Plotly.newPlot(el, fig.data || [], fig.layout || {}, {displaylogo: false,
+        responsive: true, toImageButtonOptions: {format: "png", scale: 2}});
+      setTimeout(next, 0);
+    }
+    next();
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", drawAll);
+  } else { drawAll(); }
+})();
 """
 
 
@@ -91,12 +124,27 @@ def _record_html(rep: Report) -> str:
     return "<table><tbody>" + "".join(rows) + "</tbody></table>"
 
 
-def render_html(rep: Report) -> str:
-    """The whole page as a string."""
-    from plotly.offline import get_plotlyjs
+def plotly_file_name() -> str:
+    """The shared copy's file name: one per plotly version, so reports never mix them."""
+    import plotly
 
-    config = {"displaylogo": False, "responsive": True,
-              "toImageButtonOptions": {"format": "png", "scale": 2}}
+    return f"plotly-{plotly.__version__}.min.js"
+
+
+def _json_block(fig: Any) -> str:
+    # '<' escaped: the block cannot end early or open a tag, whatever its strings hold
+    return fig.to_json().replace("<", "\\u003c")
+
+
+def render_html(rep: Report, *, plotly_src: str | None = None,
+                asset_base: str | None = None) -> str:
+    """The whole page as a string.
+
+    ``plotly_src``: where the page loads plotly.js from (a path or URL); None inlines
+    the library (a self-contained file).  ``asset_base``: a URL prefix from which the
+    page loads ``report.css`` and ``report.js`` (:data:`CSS`, :data:`DRAW_JS`) instead
+    of inlining them.
+    """
     parts: list[str] = []
     toc = ["<a href='#forecasts'>Forecasts</a>"]
     body = ["<section id='forecasts'><h2>Forecasts</h2>", _forecast_html(rep)]
@@ -119,37 +167,65 @@ def render_html(rep: Report) -> str:
         body.append(f"<section id='{key}'><h2>{_e(title)}</h2><p class='lead'>{_e(lead)}</p>")
         for c in charts:
             n += 1
-            div = c.figure.to_html(full_html=False, include_plotlyjs=False,
-                                   include_mathjax=False, div_id=f"chart-{n}-{c.key}",
-                                   config=config)
+            cid = f"chart-{n}-{c.key}"
             cap = f"<figcaption>{_e(c.caption)}</figcaption>" if c.caption else ""
-            body.append(f"<figure data-chart='{_e(c.key)}'>{div}{cap}</figure>")
+            body.append(f"<figure data-chart='{_e(c.key)}'><div class='chart' id='{_e(cid)}' "
+                        f"data-figure='{_e(cid)}-data'></div>"
+                        f"<script type='application/json' id='{_e(cid)}-data'>"
+                        f"{_json_block(c.figure)}</script>{cap}</figure>")
         body.append("</section>")
     toc.append("<a href='#record'>Run record</a>")
     body.append("<section id='record'><h2>Run record</h2><p class='lead'>Everything needed to "
                 "reproduce this run.</p>" + _record_html(rep) + "</section>")
+    style = (f"<link rel='stylesheet' href='{_e(asset_base)}/report.css'>" if asset_base
+             else f"<style>{CSS}</style>")
     parts.append("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
                  "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-                 f"<title>{_e(rep.title)} — stakes report</title><style>{_CSS}</style>"
-                 "<script type='text/javascript'>")
-    # '</script' inside the library would end the element early.
-    parts.append(get_plotlyjs().replace("</script", "<\\/script"))
-    parts.append("</script></head><body>")
+                 f"<title>{_e(rep.title)} — stakes report</title>{style}")
+    if plotly_src is not None:
+        parts.append(f"<script src='{_e(plotly_src)}'></script>")
+    else:
+        from plotly.offline import get_plotlyjs
+
+        # '</script' inside the library would end the element early.
+        parts.append("<script>" + get_plotlyjs().replace("</script", "<\\/script")
+                     + "</script>")
+    parts.append("</head><body>")
     parts.append(f"<header><h1>{_e(rep.title)}</h1><p>{_e(rep.subtitle)}</p></header>")
     parts.append("<nav>" + "".join(toc) + "</nav><main>")
     parts.extend(body)
-    parts.append("</main></body></html>")
+    parts.append("</main>")
+    parts.append(f"<script src='{_e(asset_base)}/report.js'></script>" if asset_base
+                 else f"<script>{DRAW_JS}</script>")
+    parts.append("</body></html>")
     return "".join(parts)
 
 
-def write_html(rep: Report, path: str | os.PathLike) -> Path:
-    """Write the page atomically; return its path."""
+def write_html(rep: Report, path: str | os.PathLike, *, self_contained: bool = False) -> Path:
+    """Write the page atomically; return its path.
+
+    By default one shared copy of plotly.js is written beside it (once per folder and
+    plotly version); ``self_contained`` inlines the library instead (one larger file).
+    """
     from ..scenario.yaml_io import write_atomic
 
     p = Path(path)
-    write_atomic(p, render_html(rep))
+    src = None
+    if not self_contained:
+        from plotly.offline import get_plotlyjs
+
+        src = plotly_file_name()
+        lib = p.parent / src
+        if not lib.exists():
+            write_atomic(lib, get_plotlyjs())
+            _shareable(lib)
+    write_atomic(p, render_html(rep, plotly_src=src))
+    _shareable(p)
+    return p
+
+
+def _shareable(p: Path) -> None:
     # A report is meant to be shared: the usual permissions, not a temp file's 0600.
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(p, 0o666 & ~umask)
-    return p

@@ -141,6 +141,8 @@ def _to_matplotlib(fig: "go.Figure") -> Any:
     height = (lay.height or 520) / DPI
     title = _text(lay.title.text if lay.title else "")
     head, _, sub = title.partition("\n")
+    if lay.title and lay.title.subtitle and lay.title.subtitle.text:
+        sub = _text(lay.title.subtitle.text)
     tables = [t for t in fig.data if t.type == "table"]
     if tables:
         return _table_figure(tables[0], head, sub, width)
