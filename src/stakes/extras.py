@@ -24,6 +24,7 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "jinja2": "web",
     "multipart": "web",
     "python_multipart": "web",
+    "psutil": "web",
     "SALib": "ensembles",
     "jax": "jax",
     "jaxlib": "jax",
