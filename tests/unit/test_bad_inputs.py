@@ -106,9 +106,9 @@ BDM = [
          ["t.csv:2:3: Capability: expected a number, got 'x'",
           "t.csv:3:5: Position: expected a number, got 'y'",
           "t.csv:4:7: Salience: expected a number, got 'z'"]),
-    case("random-bytes", JUNK, "t.csv:1: not UTF-8 text (byte 0xbb)"),
-    case("png", PNG, "t.csv: not a text file (contains NUL bytes)"),
-    case("utf16", UTF16, "t.csv:1: UTF-16 text is not supported; save the file as UTF-8"),
+    case("random-bytes", JUNK, "t.csv:1:3: not UTF-8 text (byte 0xbb); save the file as UTF-8"),
+    case("png", PNG, "t.csv:3:1: binary data (NUL byte); not a text file"),
+    case("utf16", UTF16, "t.csv:1:1: UTF-16/32 text is not supported; save the file as UTF-8"),
 ]
 
 
@@ -145,8 +145,8 @@ DM = [
     case("commas", "Name,x,c,s\nA,1,0.1,0.5\n",
          "t.txt:1:1: header: header has no field separators: a decisionmechanics TSV file "
          "separates its fields with tabs (found commas); expected Name<TAB>x<TAB>c<TAB>s"),
-    case("random-bytes", JUNK, "t.txt:1: not UTF-8 text (byte 0xbb)"),
-    case("png", PNG, "t.txt: not a text file (contains NUL bytes)"),
+    case("random-bytes", JUNK, "t.txt:1:3: not UTF-8 text (byte 0xbb); save the file as UTF-8"),
+    case("png", PNG, "t.txt:3:1: binary data (NUL byte); not a text file"),
 ]
 
 
@@ -395,9 +395,9 @@ YAML = [
     case("alias-bomb", BOMB, "s.yaml: aliases expand to more than 100000 values"),
     case("deep-nesting", "a: " + "[" * 500 + "]" * 500 + "\n",
          "s.yaml:1:104: invalid YAML: brackets nested more than 100 levels deep"),
-    case("random-bytes", JUNK, "s.yaml:1: not UTF-8 text (byte 0xbb)"),
-    case("png", PNG, "s.yaml: not a text file (contains NUL bytes)"),
-    case("utf16", UTF16, "s.yaml:1: UTF-16 text is not supported; save the file as UTF-8"),
+    case("random-bytes", JUNK, "s.yaml:1:3: not UTF-8 text (byte 0xbb); save the file as UTF-8"),
+    case("png", PNG, "s.yaml:3:1: binary data (NUL byte); not a text file"),
+    case("utf16", UTF16, "s.yaml:1:1: UTF-16/32 text is not supported; save the file as UTF-8"),
 ]
 
 
@@ -460,5 +460,5 @@ def test_reader_problems_from_detection_route(tmp_path):
     # without fmt the same problems are found after detection
     assert errors(tmp_path, "t.csv", H + "A,-1,2,0.5\nB,1,3,0.5\n") == [
         "t.csv:2:3: Capability: must be >= 0, got -1"]
-    assert errors(tmp_path, "j.csv", JUNK) == ["j.csv:1: not UTF-8 text (byte 0xbb)"]
-    assert errors(tmp_path, "p.dat", PNG) == ["p.dat: not a text file (contains NUL bytes)"]
+    assert errors(tmp_path, "j.csv", JUNK) == ["j.csv:1:3: not UTF-8 text (byte 0xbb); save the file as UTF-8"]
+    assert errors(tmp_path, "p.dat", PNG) == ["p.dat:3:1: binary data (NUL byte); not a text file"]

@@ -103,7 +103,7 @@ def test_duplicate_rows_last_follows_decide(tmp_path):
 
 def test_missing_file(tmp_path):
     line = _one_error(tmp_path / "nope.txt")
-    assert line.startswith(str(tmp_path / "nope.txt")) and "cannot read the file" in line
+    assert line.startswith(str(tmp_path / "nope.txt")) and "no such file" in line
 
 
 @pytest.mark.parametrize("text", ["", "   \n\n\t\n"])

@@ -63,7 +63,7 @@ def _progress(label: str, enabled: bool) -> Iterator[Callable[[int, int], None]]
 @contextmanager
 def _table_console(output: Path | None) -> Iterator[Console]:
     """Standard output, or a wide console whose text is written to ``output`` at the end."""
-    if output is None:
+    if output is None or str(output) == "-":
         yield _consoles()[0]
         return
     import io
@@ -74,12 +74,9 @@ def _table_console(output: Path | None) -> Iterator[Console]:
 
 
 def _emit(text: str, output: Path | None) -> None:
-    if output is None:
-        sys.stdout.write(text + "\n")
-    else:
-        from ..scenario.yaml_io import write_atomic
+    from .main import _emit as emit
 
-        write_atomic(output, text + "\n")
+    emit(text, output)
 
 
 def _models(model: list[str] | None) -> list[str]:

@@ -133,15 +133,8 @@ def run(
     explicit = model is not None and "all" not in (model or [])
     results = run_scenario(scn, models, options=options, interventions=ivs, rounds=rounds,
                            seed=seed, skip_inapplicable=not explicit)
-    if save:
-        from ..api import DEFAULT_SCENARIO
-        from ..store import record_run
-        from ..store.catalog import command_line
-
-        rid = record_run(store, scn, results, models=models, options=options, seed=seed,
-                         rounds=rounds, source=scenario or DEFAULT_SCENARIO, label=label,
-                         command=command_line())
-        err.print(f"recorded run {rid}", markup=False)
+    # The forecast is printed before the run is recorded: a store that is busy (a sweep
+    # writing) or cannot be opened costs the record, never the computed result.
     if fmt == "json":
         from ..results import to_document
 
@@ -150,17 +143,40 @@ def run(
     else:
         from .tables import results_tables
 
-        console = Console(file=open(output, "w", encoding="utf-8"), width=140) if output else out
-        results_tables(console, scn, results, detail)
+        _tables_to(output, lambda console: results_tables(console, scn, results, detail))
+    if save:
+        from ..api import DEFAULT_SCENARIO
+        from ..store import StoreError, record_run
+        from ..store.catalog import command_line
+
+        try:
+            rid = record_run(store, scn, results, models=models, options=options, seed=seed,
+                             rounds=rounds, source=scenario or DEFAULT_SCENARIO, label=label,
+                             command=command_line())
+        except StoreError as exc:
+            err.print(f"warning: the run was not recorded: {exc}", markup=False)
+        else:
+            err.print(f"recorded run {rid}", markup=False)
+
+
+def _tables_to(output: Path | None, draw: Callable[[Console], None]) -> None:
+    """Draw rich tables on standard output, or into ``output`` (written once, whole)."""
+    if output is None or str(output) == "-":
+        draw(out)
+        return
+    import io
+
+    buf = io.StringIO()
+    draw(Console(file=buf, width=140, force_terminal=False, color_system=None))
+    _emit(buf.getvalue().rstrip("\n"), output)
 
 
 def _emit(text: str, output: Path | None) -> None:
-    if output is None:
-        sys.stdout.write(text + "\n")
-    else:
-        from ..scenario.yaml_io import write_atomic
+    """Standard output, or ``output`` (atomic for a regular file; a device or FIFO written
+    in place: :func:`stakes.fileio.write_output`)."""
+    from ..fileio import write_output
 
-        write_atomic(output, text + "\n")
+    write_output(output, text + "\n")
 
 
 @app.command()

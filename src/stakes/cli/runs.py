@@ -294,9 +294,13 @@ def export(
             if what == "members" and not len(df):
                 raise OptionError(f"run {rec.id} has no sweep members")
             if fmt == "parquet":
-                tmp = output.with_name(f".{output.name}.tmp")
-                df.to_parquet(tmp, index=False)
-                tmp.replace(output)
+                import io
+
+                from ..fileio import write_output
+
+                buf = io.BytesIO()
+                df.to_parquet(buf, index=False)
+                write_output(output, buf.getvalue())
                 _consoles()[1].print(f"wrote {output} ({len(df)} rows)")
                 return
             text = (df.to_csv(index=False) if fmt == "csv"

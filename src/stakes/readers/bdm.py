@@ -45,6 +45,7 @@ from typing import Any, Literal
 
 from ..errors import InputError, OptionError, ProblemList
 from ..scenario.schema import MAX_ABS, Scenario
+from ..fileio import check_items
 from ..scenario.yaml_io import read_text_file, scenario_from_data
 
 SalienceScale = Literal["auto", "unit", "percent"]
@@ -473,6 +474,7 @@ def read_table(path: str | os.PathLike, *, fmt: str = "bdm-csv",
                scale: tuple[float, float] | None = None) -> Scenario:
     """Read a BDM CSV or decisionmechanics TSV file (see :func:`parse_table`)."""
     text = read_text_file(path)
+    check_items(text, str(path))
     return parse_table(text, str(path), fmt=fmt, salience_scale=salience_scale, scale=scale)
 
 

@@ -34,13 +34,13 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 from ..errors import InputError
+from ..fileio import check_items, read_input
 from ..errors import Problem as InputProblem
 from ..models.base import Problem
 
 # Larger magnitudes are almost certainly broken input (and would swamp the
 # 28-digit arithmetic of the exchange model).
 MAX_ABS = Decimal("1e12")
-MAX_FILE_BYTES = 50_000_000
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _COMMENT_CODES = ("#O", "#0", "#/")
@@ -178,15 +178,8 @@ def read_decide(
     src = str(path)
     problems: list[InputProblem] = []
     if text is None:
-        p = Path(path)
-        try:
-            size = p.stat().st_size
-        except OSError as exc:
-            raise InputError(f"cannot read the file: {exc.strerror or exc}", file=src) from None
-        if size > MAX_FILE_BYTES:
-            raise InputError(f"file is larger than {MAX_FILE_BYTES} bytes", file=src)
-        data = p.read_bytes()
-        text = _decode(data, src)
+        text = _decode(read_input(path), src)
+    check_items(text, src)
     if text.startswith("\ufeff"):
         text = text[1:]
     # split on newlines only: str.splitlines would also break on \v, \f and

@@ -11,28 +11,25 @@ import datetime as dt
 import io
 import os
 import re
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import RoundTripConstructor
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from ..errors import InputError, Problem
+from ..fileio import check_items, limits, read_text, write_output
 from .check import check
 from .schema import Scenario
 
-MAX_BYTES = 20 * 1024 * 1024
 # Aliases let a small file expand into a huge document ("billion laughs");
 # sharing a basis or two by alias stays far below this.
 MAX_ALIAS_COPIES = 100_000
-# ruamel composes flow collections recursively and slows down sharply with
-# depth; scenarios nest a few levels, so deeper input is refused up front.
-MAX_FLOW_DEPTH = 100
 
 Loc = tuple[int, int]  # 0-based line, column
 _UNION_TAGS = {"evidence", "judgment", "data"}
@@ -48,9 +45,49 @@ class _Constructor(RoundTripConstructor):
     """
 
 
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        _check_tag(node)
+        return super().construct_object(node, deep=deep)
+
+
 _Constructor.add_constructor(
     "tag:yaml.org,2002:timestamp", lambda self, node: self.construct_scalar(node)
 )
+
+_CORE = "tag:yaml.org,2002:"
+# The scalar tags a scenario can use; a value written with one of them must be what the
+# tag says (``!!bool 0.8`` is not a boolean), as its plain form would be resolved.
+_SCALAR_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
+_NODE_TAGS = {MappingNode: _CORE + "map", SequenceNode: _CORE + "seq"}
+_RESOLVER = VersionedResolver(version=(1, 2))
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag[len(_CORE):] if tag.startswith(_CORE) else tag
+
+
+def _check_tag(node: Any) -> None:
+    """Refuse every tag a scenario does not use, at its position (YAML 1.2 core schema only)."""
+    tag = str(getattr(node, "tag", "") or "")
+    if isinstance(node, ScalarNode):
+        if tag in _SCALAR_TAGS:
+            if tag in (_CORE + "str", _CORE + "timestamp"):
+                return
+            implicit = str(_RESOLVER.resolve(ScalarNode, node.value, (True, False)))
+            if implicit == tag or (tag == _CORE + "float" and implicit == _CORE + "int"):
+                return
+            raise ConstructorError(
+                None, None, f"{node.value!r} is not a valid {_short_tag(tag)} value"[:300],
+                node.start_mark)
+        if tag == _CORE + "merge":
+            return
+    elif type(node) in _NODE_TAGS and tag == _NODE_TAGS[type(node)]:
+        return
+    kind = ("a mapping" if isinstance(node, MappingNode) else "a list"
+            if isinstance(node, SequenceNode) else "a value")
+    raise ConstructorError(
+        None, None, f"tag {_short_tag(tag)[:80]} on {kind} is not allowed; a scenario holds "
+        "only text, numbers, booleans, null, lists and mappings", node.start_mark)
 
 
 def _yaml() -> YAML:
@@ -126,6 +163,8 @@ def _plain(node: Any, path: tuple, where: dict[tuple, Loc], budget: _Budget | No
         budget.leave(node, again)
         return out_l
     budget.count()
+    if isinstance(node, TaggedScalar):  # an explicit !!str: _check_tag let only that through
+        return str(node.value)
     if isinstance(node, bool):
         return bool(node)
     if isinstance(node, int):
@@ -198,20 +237,42 @@ def _clean_msg(msg: str) -> str:
 
 
 def _check_flow_depth(text: str, file: str) -> None:
-    # Counts brackets inside quoted text too: an overestimate, harmless at this limit.
+    # ruamel composes collections recursively and slows down sharply with depth; scenarios
+    # nest a few levels, so deeper input is refused before parsing.  Brackets inside quoted
+    # text count too: an overestimate, harmless at this limit.
+    limit = limits().max_depth
     depth = 0
     for m in re.finditer(r"[\[\]{}]", text):
         if m.group() in "[{":
             depth += 1
-            if depth > MAX_FLOW_DEPTH:
+            if depth > limit:
                 pos = m.start()
                 line = text.count("\n", 0, pos)
                 col = pos - (text.rfind("\n", 0, pos) + 1)
                 raise InputError(Problem(
-                    f"invalid YAML: brackets nested more than {MAX_FLOW_DEPTH} levels deep",
+                    f"invalid YAML: brackets nested more than {limit} levels deep",
                     file=file, line=line + 1, column=col + 1))
         elif depth:
             depth -= 1
+
+
+def _check_block_depth(text: str, file: str) -> None:
+    # Block collections nest by indentation (or by "- - -" on one line), at least one
+    # column a level; two columns a level is the usual style.
+    limit = limits().max_depth
+    for m in re.finditer(r"^((?:[ ]|-[ ])*)\S", text, re.MULTILINE):
+        if len(m.group(1)) > 2 * limit:
+            line = text.count("\n", 0, m.start()) + 1
+            raise InputError(Problem(
+                f"invalid YAML: indented more than {2 * limit} columns (nesting limit "
+                f"{limit})", file=file, line=line, column=1))
+
+
+def _precheck(text: str, file: str) -> None:
+    """The limits checked on the text before any parser runs (docs/limits.md)."""
+    check_items(text, file)
+    _check_flow_depth(text, file)
+    _check_block_depth(text, file)
 
 
 def parse_text(text: str, file: str = "<input>") -> tuple[Any, dict[tuple, Loc]]:
@@ -220,7 +281,7 @@ def parse_text(text: str, file: str = "<input>") -> tuple[Any, dict[tuple, Loc]]
         raise InputError(Problem("file is empty", file=file))
     if "\x00" in text:
         raise InputError(Problem("not a text file (contains NUL bytes)", file=file))
-    _check_flow_depth(text, file)
+    _precheck(text, file)
     try:
         doc = _yaml().load(text)
     except MarkedYAMLError as exc:
@@ -237,9 +298,11 @@ def parse_text(text: str, file: str = "<input>") -> tuple[Any, dict[tuple, Loc]]
         raise InputError(Problem(f"invalid YAML: {exc}".splitlines()[0], file=file)) from None
     except RecursionError:
         raise InputError(Problem("invalid YAML: nesting is too deep", file=file)) from None
-    except (ValueError, TypeError, OverflowError) as exc:
+    except (ValueError, TypeError, OverflowError, KeyError, IndexError,
+            AttributeError) as exc:
         # a scalar ruamel accepts but cannot construct; it gives no position
-        raise InputError(Problem(f"invalid YAML: {_one_line(str(exc))}", file=file)) from None
+        raise InputError(Problem(f"invalid YAML: {_one_line(str(exc))[:300]}",
+                                 file=file)) from None
     where: dict[tuple, Loc] = {(): (0, 0)}
     try:
         data = _plain(doc, (), where, _Budget(file))
@@ -282,28 +345,11 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
 
 
 def read_text_file(path: str | os.PathLike) -> str:
-    p = Path(path)
-    name = str(path)
-    if not p.exists():
-        raise InputError(Problem("no such file", file=name))
-    if p.is_dir():
-        raise InputError(Problem("is a directory, not a file", file=name))
-    size = p.stat().st_size
-    if size > MAX_BYTES:
-        raise InputError(Problem(f"file is too large ({size} bytes; limit {MAX_BYTES})", file=name))
-    raw = p.read_bytes()
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise InputError(Problem("UTF-16 text is not supported; save the file as UTF-8",
-                                 file=name, line=1))
-    if b"\x00" in raw:
-        raise InputError(Problem("not a text file (contains NUL bytes)", file=name))
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InputError(Problem(f"not UTF-8 text (byte 0x{raw[exc.start]:02x})",
-                                 file=name, line=line)) from None
-    return text
+    """The text of a regular UTF-8 file within the input limits (:mod:`stakes.fileio`)."""
+    return read_text(path)
+
+
+_TAG = re.compile(r"(?:^|[\s,\[{:-])!")
 
 
 def _fast_load(text: str) -> Scenario | None:
@@ -314,7 +360,7 @@ def _fast_load(text: str) -> Scenario | None:
     round-trip path, which locates every problem.  So the fast path never
     accepts a file that the located path would reject.
     """
-    if "&" in text or "*" in text:
+    if "&" in text or "*" in text or _TAG.search(text):
         return None
     try:
         y = YAML(typ="safe", pure=False)
@@ -336,7 +382,7 @@ def load_yaml_scenario(path: str | os.PathLike) -> Scenario:
 
 def loads_scenario(text: str, file: str = "<input>") -> Scenario:
     if text.strip() and "\x00" not in text:
-        _check_flow_depth(text, file)
+        _precheck(text, file)
         fast = _fast_load(text)
         if fast is not None:
             return fast
@@ -396,20 +442,9 @@ def dumps_scenario(scn: Scenario, header: str | None = None) -> str:
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` so that the file is either complete or untouched."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write ``text`` to ``path``: a regular file atomically, a device or FIFO in place
+    (:func:`stakes.fileio.write_output`)."""
+    write_output(path, text)
 
 
 def save_scenario(scn: Scenario, path: str | os.PathLike, header: str | None = None) -> None:
