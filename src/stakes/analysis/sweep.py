@@ -157,6 +157,9 @@ def run_sweep(
     Parquet shard and the driver register it.  Either way the forecasts are
     the same: a member's inputs depend only on ``seed`` and its index.
     """
+    from ..engine import check_seed
+
+    seed = check_seed(seed)
     if runs < 1:
         raise OptionError(f"--runs {runs}: expected at least 1")
     if chunk_size is not None and chunk_size < 1:

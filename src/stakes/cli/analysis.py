@@ -206,6 +206,9 @@ def sweep(
 
     if fmt not in ("table", "json"):
         raise OptionError(f"--format {fmt!r}: expected table or json")
+    from ..engine import check_seed
+
+    check_seed(seed)
     models = _models(model)
     scn = load(scenario)
     options = parse_sets(set_, models)
@@ -395,6 +398,9 @@ def sensitivity(
 
     if fmt not in ("table", "json"):
         raise OptionError(f"--format {fmt!r}: expected table or json")
+    from ..engine import check_seed
+
+    check_seed(seed)
     if lever and plan:
         raise OptionError("give --lever or --plan, not both")
     models = _models(model)
@@ -478,6 +484,9 @@ def stability(
 
     if fmt not in ("table", "json"):
         raise OptionError(f"--format {fmt!r}: expected table or json")
+    from ..engine import check_seed
+
+    check_seed(seed)
     models = _models(model)
     scn = load(scenario)
     settings = _settings(scn, None, salience_sd, None, None, None)

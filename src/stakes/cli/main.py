@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -31,13 +32,20 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
+_FP_WARNINGS = r"(invalid value|divide by zero|overflow|underflow) encountered"
+
+
 def reports_errors(fn: Callable) -> Callable:
     """Print StakesError problems one per line and exit 2, with no traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():
+                # numpy's floating-point warnings would add lines to a one-line refusal; a
+                # result that is not a number is refused with its reason instead.
+                warnings.filterwarnings("ignore", _FP_WARNINGS, RuntimeWarning)
+                return fn(*args, **kwargs)
         except StakesError as exc:
             for line in exc.lines():
                 err.print(f"error: {line}", markup=False)
@@ -119,9 +127,10 @@ def run(
 ) -> None:
     """Run models on a scenario: the baseline, and every lever and plan it defines."""
     from ..api import load
-    from ..engine import DEFAULT_MODELS, run_scenario
+    from ..engine import DEFAULT_MODELS, check_seed, run_scenario
     from ..models import model_names
 
+    check_seed(seed)
     if fmt not in ("table", "json"):
         raise OptionError(f"--format {fmt!r}: expected table or json")
     models = list(model or DEFAULT_MODELS)
@@ -190,9 +199,10 @@ def levers(
 ) -> None:
     """Each lever's and plan's shift of every forecast against the baseline."""
     from ..api import load
-    from ..engine import DEFAULT_MODELS, interventions_for, run_scenario
+    from ..engine import DEFAULT_MODELS, check_seed, interventions_for, run_scenario
     from .tables import lever_comparison, lever_effects
 
+    check_seed(seed)
     scn = load(scenario)
     if not scn.levers and not scn.plans:
         raise OptionError(f"scenario {scn.metadata.name!r} defines no levers or plans")

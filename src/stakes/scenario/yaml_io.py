@@ -326,12 +326,40 @@ def scenario_from_data(data: Any, where: dict[tuple, Loc] | None = None,
             path, loc = _locate(tuple(err["loc"]), data, where)
             problems.append(_problem(file, _clean_msg(err["msg"]), path, loc))
         raise InputError(_dedupe(problems)) from None
-    findings = check(scn)
+    findings = check(scn) + option_findings(scn)
     if findings:
         raise InputError([
             _problem(file, msg, path, _nearest(path, where)) for path, msg in findings
         ])
     return scn
+
+
+def option_findings(scn: Scenario) -> list[tuple[tuple, str]]:
+    """The scenario's ``options`` checked against each model's options, as (path, message),
+    so that a bad value is reported at its line when the file is read, not at run time."""
+    from ..errors import OptionError
+    from ..models import get_model, model_names
+
+    out: list[tuple[tuple, str]] = []
+    for name, values in (scn.options or {}).items():
+        try:
+            model = get_model(name)
+        except OptionError:
+            out.append((("options", name), f"unknown model {name!r} (models: "
+                                           f"{', '.join(model_names())})"))
+            continue
+        try:
+            model.Options(**(values or {}))
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                loc = tuple(err["loc"])
+                msg = _clean_msg(err["msg"])
+                if err["type"] == "extra_forbidden":
+                    msg = f"unknown option (known: {', '.join(model.Options.model_fields)})"
+                out.append((("options", name, *loc[:1]), msg))
+        except (TypeError, ValueError) as exc:
+            out.append((("options", name), _one_line(str(exc))))
+    return out
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
@@ -372,7 +400,7 @@ def _fast_load(text: str) -> Scenario | None:
         scn = Scenario.model_validate(data)
     except Exception:  # noqa: BLE001 - any trouble: let the located path report it
         return None
-    return None if check(scn) else scn
+    return None if check(scn) or option_findings(scn) else scn
 
 
 def load_yaml_scenario(path: str | os.PathLike) -> Scenario:
