@@ -345,7 +345,7 @@ BOMB = "a0: &a0 [x, x]\n" + "".join(f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}]\n" for 
 YAML = [
     case("empty", "", "s.yaml: file is empty"),
     case("truncated", Y[:150],
-         "s.yaml:8:21: invalid YAML: expected ',' or '}', but got '<stream end>'"),
+         "s.yaml:9:1: invalid YAML: did not find expected ',' or '}'"),
     case("text-for-number", y("position: 3", "position: three"),
          "s.yaml:10:28: entries[0].position: expected a number, got the text 'three'"),
     case("boolean-for-number", y("position: 3", "position: true"),

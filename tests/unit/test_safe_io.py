@@ -257,17 +257,30 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
+def null_device(folder: Path) -> Path:
+    """A character device like /dev/null inside ``folder`` (mknod needs root); else a
+    symlink to /dev/null, which the writer must follow and leave as it is."""
+    dev = folder / "null"
+    try:
+        os.mknod(dev, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except (PermissionError, AttributeError):
+        dev.symlink_to("/dev/null")
+    return dev
+
+
 def test_cli_output_to_devices_fifo_symlink_and_directory(tmp_path):
-    """``-o /dev/null`` leaves the device a device; a symlink standing in for it (and a FIFO
-    without a reader) is not replaced; a directory is a one-line error, exit 2."""
+    """``-o`` naming a character device leaves it a device (a private copy of /dev/null
+    made with mknod, or a symlink to /dev/null without root); a symlink to it stays a
+    symlink; a FIFO without a reader is not replaced; a directory is a one-line error."""
+    dev = null_device(tmp_path)
     base = ["run", str(EXAMPLE), "--no-save", "--no-levers", "-f", "json"]
-    r = cli(*base, "-o", "/dev/null", cwd=tmp_path)
+    r = cli(*base, "-o", str(dev), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert stat.S_ISCHR(os.lstat("/dev/null").st_mode)
-    link = tmp_path / "null"
-    link.symlink_to("/dev/null")
+    assert stat.S_ISCHR(os.stat(dev).st_mode)
+    link = tmp_path / "link"
+    link.symlink_to(dev)
     r = cli(*base, "-o", str(link), cwd=tmp_path)
-    assert r.returncode == 0 and link.is_symlink()
+    assert r.returncode == 0 and link.is_symlink() and stat.S_ISCHR(os.stat(link).st_mode)
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     r = cli(*base, "-o", str(fifo), cwd=tmp_path)
@@ -276,7 +289,10 @@ def test_cli_output_to_devices_fifo_symlink_and_directory(tmp_path):
     r = cli(*base, "-o", str(tmp_path), cwd=tmp_path)
     assert r.returncode == 2
     assert r.stderr == f"error: {tmp_path}: is a directory; give the output file's name\n"
-    r = cli("convert", str(EXAMPLE), "/dev/full", cwd=tmp_path)
-    assert r.returncode == 2 and "No space left on device" in r.stderr
-    assert stat.S_ISCHR(os.lstat("/dev/full").st_mode)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "null"]
+    r = cli("convert", str(EXAMPLE), str(dev), cwd=tmp_path)
+    assert r.returncode == 0 and stat.S_ISCHR(os.stat(dev).st_mode)
+    if os.path.exists("/dev/full"):
+        r = cli("convert", str(EXAMPLE), "/dev/full", cwd=tmp_path)
+        assert r.returncode == 2 and "No space left on device" in r.stderr
+        assert stat.S_ISCHR(os.lstat("/dev/full").st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "link", "null"]

@@ -15,15 +15,13 @@ from typing import Any
 
 from pydantic import ValidationError
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
-from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
+from ruamel.yaml.constructor import ConstructorError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
-from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from ..errors import InputError, Problem
-from ..fileio import check_items, limits, read_text, write_output
+from ..fileio import ENV_VARS, check_items, limits, read_text, write_output
 from .check import check
 from .schema import Scenario
 
@@ -36,50 +34,67 @@ _UNION_TAGS = {"evidence", "judgment", "data"}
 _FIELD = re.compile(r"^[a-z_]+$")
 
 
-class _Constructor(RoundTripConstructor):
-    """Round-trip constructor that leaves timestamps as text.
-
-    ruamel turns ``2020-02-30`` into a ValueError without a position; as text,
-    the schema validates dates and reports the field and line instead (and a
-    name such as ``2020-01-01`` stays the name it was meant to be).
-    """
-
-
-    def construct_object(self, node: Any, deep: bool = False) -> Any:
-        _check_tag(node)
-        return super().construct_object(node, deep=deep)
-
-
-_Constructor.add_constructor(
-    "tag:yaml.org,2002:timestamp", lambda self, node: self.construct_scalar(node)
-)
-
 _CORE = "tag:yaml.org,2002:"
-# The scalar tags a scenario can use; a value written with one of them must be what the
-# tag says (``!!bool 0.8`` is not a boolean), as its plain form would be resolved.
-_SCALAR_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
 _NODE_TAGS = {MappingNode: _CORE + "map", SequenceNode: _CORE + "seq"}
-_RESOLVER = VersionedResolver(version=(1, 2))
+_NULLS = {"", "~", "null", "Null", "NULL"}
+_INFS = {".inf", ".Inf", ".INF"}
+_NANS = {".nan", ".NaN", ".NAN"}
 
 
 def _short_tag(tag: str) -> str:
     return "!!" + tag[len(_CORE):] if tag.startswith(_CORE) else tag
 
 
+def _int(text: str) -> int:
+    t = text.replace("_", "")
+    sign, body = (-1, t[1:]) if t[:1] == "-" else (1, t[1:] if t[:1] == "+" else t)
+    if body[:2] in ("0o", "0x"):
+        return sign * int(body[2:], 8 if body[1] == "o" else 16)
+    if not body.isdigit() or not body.isascii():
+        raise ValueError(text)
+    return sign * int(body)
+
+
+def _float(text: str) -> float:
+    t = text.replace("_", "")
+    sign, body = (-1.0, t[1:]) if t[:1] == "-" else (1.0, t[1:] if t[:1] == "+" else t)
+    if body in _INFS:
+        return sign * float("inf")
+    if body in _NANS:
+        return float("nan")
+    if not body.isascii() or not re.fullmatch(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", body):
+        raise ValueError(text)
+    return sign * float(body)
+
+
+def _bool(text: str) -> bool:
+    if text in ("true", "True", "TRUE"):
+        return True
+    if text in ("false", "False", "FALSE"):
+        return False
+    raise ValueError(text)
+
+
+def _null(text: str) -> None:
+    if text not in _NULLS:
+        raise ValueError(text)
+    return None
+
+
+# The YAML 1.2 core schema's scalars, the only ones a scenario holds.  Timestamps stay
+# text: the schema validates dates and reports the field and line (and a name such as
+# ``2020-01-01`` stays the name it was meant to be).  A value written with an explicit
+# tag must be what the tag says (``!!bool 0.8`` is not a boolean).
+_SCALARS = {_CORE + "str": str, _CORE + "timestamp": str, _CORE + "merge": str,
+            _CORE + "int": _int, _CORE + "float": _float, _CORE + "bool": _bool,
+            _CORE + "null": _null}
+
+
 def _check_tag(node: Any) -> None:
-    """Refuse every tag a scenario does not use, at its position (YAML 1.2 core schema only)."""
+    """Refuse every tag a scenario does not use, at its position."""
     tag = str(getattr(node, "tag", "") or "")
     if isinstance(node, ScalarNode):
-        if tag in _SCALAR_TAGS:
-            if tag in (_CORE + "str", _CORE + "timestamp"):
-                return
-            implicit = str(_RESOLVER.resolve(ScalarNode, node.value, (True, False)))
-            if implicit == tag or (tag == _CORE + "float" and implicit == _CORE + "int"):
-                return
-            raise ConstructorError(
-                None, None, f"{node.value!r} is not a valid {_short_tag(tag)} value"[:300],
-                node.start_mark)
-        if tag == _CORE + "merge":
+        if tag in _SCALARS:
             return
     elif type(node) in _NODE_TAGS and tag == _NODE_TAGS[type(node)]:
         return
@@ -91,10 +106,9 @@ def _check_tag(node: Any) -> None:
 
 
 def _yaml() -> YAML:
+    """The writer of scenario files (YAML 1.2)."""
     y = YAML(typ="rt")
-    y.Constructor = _Constructor
     y.version = (1, 2)
-    y.allow_duplicate_keys = False
     return y
 
 
@@ -133,51 +147,84 @@ class _Budget:
                     f"aliases expand to more than {MAX_ALIAS_COPIES} values", file=self.file))
 
 
-def _plain(node: Any, path: tuple, where: dict[tuple, Loc], budget: _Budget | None = None) -> Any:
-    """Turn ruamel's round-trip nodes into plain Python, recording positions."""
-    if budget is None:
-        budget = _Budget("<input>")
-    if isinstance(node, CommentedMap):
-        again = budget.enter(node, path, where)
-        budget.count()
-        out = {}
-        for k, v in node.items():
+class _Walker:
+    """Plain Python data from composed YAML nodes, with the position of every field.
+
+    The nodes come from libyaml (C), which composes about ten times faster than
+    ruamel's round-trip loader, with ruamel's YAML 1.2 resolver; scalars are built
+    here from their tag (:data:`_SCALARS`) once :func:`_check_tag` has let it through.
+    """
+
+    def __init__(self, file: str):
+        self.file = file
+        self.where: dict[tuple, Loc] = {(): (0, 0)}
+        self.budget = _Budget(file)
+
+    def value(self, node: Any, path: tuple) -> Any:
+        _check_tag(node)
+        budget = self.budget
+        if isinstance(node, ScalarNode):
+            budget.count()
+            tag = str(node.tag)
             try:
-                where[(*path, k)] = tuple(node.lc.key(k))  # type: ignore[assignment]
-            except (KeyError, TypeError, AttributeError):
-                pass
-            out[str(k) if not isinstance(k, (str, int)) else k] = _plain(
-                v, (*path, k), where, budget)
+                return _SCALARS[tag](node.value)
+            except (ValueError, OverflowError):
+                raise _located(self.file, f"{str(node.value)[:80]!r} is not a valid "
+                                          f"{_short_tag(tag)} value", node) from None
+        again = budget.enter(node, path, self.where)
+        budget.count()
+        if isinstance(node, SequenceNode):
+            out_l = []
+            for i, item in enumerate(node.value):
+                self.where.setdefault((*path, i), _mark(item))
+                out_l.append(self.value(item, (*path, i)))
+            budget.leave(node, again)
+            return out_l
+        out: dict[Any, Any] = {}
+        first: dict[Any, tuple[Any, Any]] = {}
+        merged: list[Any] = []
+        for key_node, value_node in node.value:
+            if str(key_node.tag) == _CORE + "merge":
+                merged.append(value_node)
+                continue
+            if not isinstance(key_node, ScalarNode):
+                raise _located(self.file, "a mapping key must be a plain value, not a "
+                                          "collection", key_node)
+            key = self.value(key_node, path)
+            if not isinstance(key, (str, int)) or isinstance(key, bool):
+                key = str(key_node.value)
+            if key in first:
+                raise _located(self.file, f'duplicate key "{key}" with value '
+                               f'"{_scalar_text(value_node)}" (original value: '
+                               f'"{_scalar_text(first[key][1])}")', key_node)
+            first[key] = (key_node, value_node)
+            self.where[(*path, key)] = _mark(key_node)
+            out[key] = self.value(value_node, (*path, key))
+        for m in merged:  # "<<" keys: the mapping's own keys win
+            sources = m.value if isinstance(m, SequenceNode) else [m]
+            for src in sources:
+                data = self.value(src, path)
+                if not isinstance(data, dict):
+                    raise _located(self.file, "a merge key (<<) takes a mapping or a list of "
+                                              "mappings", src)
+                for k, v in data.items():
+                    out.setdefault(k, v)
         budget.leave(node, again)
         return out
-    if isinstance(node, CommentedSeq):
-        again = budget.enter(node, path, where)
-        budget.count()
-        out_l = []
-        for i, v in enumerate(node):
-            try:
-                where[(*path, i)] = tuple(node.lc.item(i))  # type: ignore[assignment]
-            except (KeyError, TypeError, AttributeError):
-                pass
-            out_l.append(_plain(v, (*path, i), where, budget))
-        budget.leave(node, again)
-        return out_l
-    budget.count()
-    if isinstance(node, TaggedScalar):  # an explicit !!str: _check_tag let only that through
-        return str(node.value)
-    if isinstance(node, bool):
-        return bool(node)
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, dt.datetime):
-        return node.date() if node.time() == dt.time() else node
-    if isinstance(node, dt.date):
-        return dt.date(node.year, node.month, node.day)
-    if isinstance(node, str):
-        return str(node)
-    return node
+
+
+def _mark(node: Any) -> Loc:
+    return (node.start_mark.line, node.start_mark.column)
+
+
+def _scalar_text(node: Any) -> str:
+    return str(node.value)[:80] if isinstance(node, ScalarNode) else "..."
+
+
+def _located(file: str, message: str, node: Any) -> InputError:
+    line, col = _mark(node)
+    return InputError(Problem(f"invalid YAML: {_one_line(message)}", file=file,
+                              line=line + 1, column=col + 1))
 
 
 def _field_name(path: tuple) -> str:
@@ -282,13 +329,20 @@ def parse_text(text: str, file: str = "<input>") -> tuple[Any, dict[tuple, Loc]]
     if "\x00" in text:
         raise InputError(Problem("not a text file (contains NUL bytes)", file=file))
     _precheck(text, file)
+    y = YAML(typ="safe", pure=False)
+    y.version = (1, 2)
     try:
-        doc = _yaml().load(text)
+        doc = y.compose(text)
+        walker = _Walker(file)
+        data = walker.value(doc, ()) if doc is not None else None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         msg = (exc.problem or exc.context or "invalid YAML").strip()
-        if "duplicate key" in str(exc).lower():
-            msg = "duplicate key " + msg.split("found duplicate key", 1)[-1].strip()
+        if mark is not None and msg == "found character that cannot start any token":
+            # libyaml leaves the character out of its message
+            line = text.split("\n", mark.line + 1)[mark.line] if text else ""
+            if mark.column < len(line):
+                msg = f"found character {line[mark.column]!r} that cannot start any token"
         raise InputError(Problem(
             f"invalid YAML: {_one_line(msg)}", file=file,
             line=None if mark is None else mark.line + 1,
@@ -300,15 +354,12 @@ def parse_text(text: str, file: str = "<input>") -> tuple[Any, dict[tuple, Loc]]
         raise InputError(Problem("invalid YAML: nesting is too deep", file=file)) from None
     except (ValueError, TypeError, OverflowError, KeyError, IndexError,
             AttributeError) as exc:
-        # a scalar ruamel accepts but cannot construct; it gives no position
+        # a scalar the constructor cannot build; it gives no position
         raise InputError(Problem(f"invalid YAML: {_one_line(str(exc))[:300]}",
                                  file=file)) from None
-    where: dict[tuple, Loc] = {(): (0, 0)}
-    try:
-        data = _plain(doc, (), where, _Budget(file))
-    except RecursionError:
-        raise InputError(Problem("invalid YAML: nesting is too deep", file=file)) from None
-    return data, where
+    if doc is None:
+        raise InputError(Problem("file is empty", file=file))
+    return data, walker.where
 
 
 def scenario_from_data(data: Any, where: dict[tuple, Loc] | None = None,
@@ -318,6 +369,13 @@ def scenario_from_data(data: Any, where: dict[tuple, Loc] | None = None,
     if not isinstance(data, dict):
         raise InputError(Problem("a scenario file must be a mapping with metadata, actors, "
                                  "issues and entries", file=file, line=1, column=1))
+    lim = limits()
+    actors = data.get("actors")
+    if isinstance(actors, list) and len(actors) > lim.max_actors:
+        path = ("actors", lim.max_actors)
+        raise InputError(_problem(file, f"{len(actors)} actors; at most {lim.max_actors} are "
+                                        f"accepted (set ${ENV_VARS['max_actors']} to change "
+                                        "the limit)", path, _nearest(path, where)))
     try:
         scn = Scenario.model_validate(data)
     except ValidationError as exc:
@@ -377,43 +435,12 @@ def read_text_file(path: str | os.PathLike) -> str:
     return read_text(path)
 
 
-_TAG = re.compile(r"(?:^|[\s,\[{:-])!")
-
-
-def _fast_load(text: str) -> Scenario | None:
-    """Valid files, quickly: libyaml's C parser without position tracking.
-
-    Anything unusual (anchors and aliases, which could expand enormously; a
-    parse or validation failure) returns None, and the caller takes the
-    round-trip path, which locates every problem.  So the fast path never
-    accepts a file that the located path would reject.
-    """
-    if "&" in text or "*" in text or _TAG.search(text):
-        return None
-    try:
-        y = YAML(typ="safe", pure=False)
-        y.version = (1, 2)
-        y.allow_duplicate_keys = False
-        data = y.load(text)
-        if not isinstance(data, dict):
-            return None
-        scn = Scenario.model_validate(data)
-    except Exception:  # noqa: BLE001 - any trouble: let the located path report it
-        return None
-    return None if check(scn) or option_findings(scn) else scn
-
-
 def load_yaml_scenario(path: str | os.PathLike) -> Scenario:
     text = read_text_file(path)
     return loads_scenario(text, str(path))
 
 
 def loads_scenario(text: str, file: str = "<input>") -> Scenario:
-    if text.strip() and "\x00" not in text:
-        _precheck(text, file)
-        fast = _fast_load(text)
-        if fast is not None:
-            return fast
     data, where = parse_text(text, file)
     return scenario_from_data(data, where, file)
 
