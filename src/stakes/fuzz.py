@@ -84,6 +84,8 @@ SEEDS: dict[str, tuple[str, Callable[[], bytes]]] = {
             "      </Salience>\n    </Actor>\n"
             for n, c, p, s in (("A", 10, 20, 50), ("B", 20, 40, 60), ("C", 30, 80, 70)))
         + "  </Actors>\n  <IdealAdjustment>\n    <iaPair>\n      <adjustingIdeal>A"
+        "</adjustingIdeal>\n      <referencePos>A</referencePos>\n      <adjust>0.9</adjust>\n"
+        "    </iaPair>\n    <iaPair>\n      <adjustingIdeal>A"
         "</adjustingIdeal>\n      <referencePos>B</referencePos>\n      <adjust>0.1</adjust>\n"
         "    </iaPair>\n  </IdealAdjustment>\n</Scenario>\n").encode()),
     "decide-tsv": (".txt", lambda: (
