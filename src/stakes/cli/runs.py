@@ -309,7 +309,8 @@ def export(
             text = st.scenario_yaml(rec.id)
         else:
             frame = {"history": st.history, "forecasts": st.forecasts}.get(what)
-            df = frame(rec.id) if frame else read_shards(st, rec.id, "members")
+            kind = (rec.spec or {}).get("shard_kind", "members")
+            df = frame(rec.id) if frame else read_shards(st, rec.id, kind)
             if what == "members" and not len(df):
                 raise OptionError(f"run {rec.id} has no sweep members")
             if fmt == "parquet":
