@@ -194,7 +194,7 @@ KTAB_CSV = [
     case("semicolons", (K + KA).replace(",", ";"),
          "k.csv:1: numDims: first line has 1 fields; expected scenarioName, "
          "scenarioDescription, numActors, numDims"),
-    case("random-bytes", JUNK, "k.csv:1:3: not UTF-8 text (byte 0xbb); not a KTAB CSV file"),
+    case("random-bytes", JUNK, "k.csv:1:3: not UTF-8 text (byte 0xbb); save the file as UTF-8"),
     case("png", PNG, "k.csv:3:1: binary data (NUL byte); not a KTAB CSV text file"),
 ]
 
@@ -307,8 +307,8 @@ DECIDE = [
     case("commas", "'#A','a','A'\n#A,b,B\n",
          ["d.txt:1:1: code: fields must be separated by tabs, not ','",
           "d.txt:2:1: code: fields must be separated by tabs, not ','"]),
-    case("random-bytes", JUNK, "d.txt:1:3: not UTF-8 text (byte 0xbb)"),
-    case("png", PNG, "d.txt:3:1: binary data (NUL byte): not a decide text file"),
+    case("random-bytes", JUNK, "d.txt:1:3: not UTF-8 text (byte 0xbb); save the file as UTF-8"),
+    case("png", PNG, "d.txt:3:1: binary data (NUL byte); not a decide text file"),
 ]
 
 

@@ -226,9 +226,9 @@ def test_unterminated_quote(tmp_path):
 
 def test_binary_junk(tmp_path):
     path = _write(tmp_path, b"#A\ta\tA\n\x00\x01\x02garbage\xff\n")
-    assert _one_error(path) == f"{path}:2:1: binary data (NUL byte): not a decide text file"
+    assert _one_error(path) == f"{path}:2:1: binary data (NUL byte); not a decide text file"
     path = _write(tmp_path, b"#A\ta\tA\n#P\tp\xff\xfe\n", name="latin.txt")
-    assert _one_error(path) == f"{path}:2:5: not UTF-8 text (byte 0xff)"
+    assert _one_error(path) == f"{path}:2:5: not UTF-8 text (byte 0xff); save the file as UTF-8"
     path = _write(tmp_path, "#A\ta\tA\n#P\tp\x07\n", name="ctrl.txt")
     assert "2:5: binary or control character '\\x07'" in _one_error(path)
 

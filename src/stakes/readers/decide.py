@@ -34,7 +34,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 from ..errors import InputError
-from ..fileio import check_items, read_input
+from ..fileio import check_items, decode_text, read_input
 from ..errors import Problem as InputProblem
 from ..models.base import Problem
 
@@ -393,23 +393,7 @@ def read_decide(
 def _decode(data: bytes, src: str) -> str:
     if not data.strip():
         raise InputError(InputProblem("file is empty", src, None, None, None))
-    if b"\x00" in data:
-        off = data.index(b"\x00")
-        line = data.count(b"\n", 0, off) + 1
-        col = off - (data.rfind(b"\n", 0, off) + 1) + 1
-        raise InputError(
-            InputProblem("binary data (NUL byte): not a decide text file", src, line, col, None)
-        )
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise InputError(
-            InputProblem(
-                f"not UTF-8 text (byte 0x{data[exc.start]:02x})", src, line, col, None
-            )
-        ) from None
+    return decode_text(data, src, "decide text file")
 
 
 def decide_to_problem(ds: DecideScenario) -> Problem:

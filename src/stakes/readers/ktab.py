@@ -45,7 +45,7 @@ from defusedxml.common import DTDForbidden, EntitiesForbidden, ExternalReference
 from defusedxml.expatreader import DefusedExpatParser
 
 from stakes.errors import InputError, ProblemList
-from stakes.fileio import check_items, limits, read_input
+from stakes.fileio import check_items, decode_text, limits, read_input
 from stakes.kernels.smp import CHOICES, KTAB_NAMES
 
 __all__ = [
@@ -203,18 +203,7 @@ def _check_salience_sum(sals: list[float | None], out: ProblemList, line: int | 
 def _decode(data: bytes, out: ProblemList, kind: str) -> str:
     if not data.strip():
         raise out.fail(f"file is empty; expected a KTAB {kind} scenario", 1, None, None)
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        line = data.count(b"\n", 0, nul) + 1
-        col = nul - (data.rfind(b"\n", 0, nul) + 1) + 1
-        raise out.fail(f"binary data (NUL byte); not a KTAB {kind} text file", line, col, None)
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise out.fail(f"not UTF-8 text (byte 0x{data[exc.start]:02x}); not a KTAB {kind} "
-                       "file", line, col, None) from None
+    return decode_text(data, out.file or "<input>", f"KTAB {kind} text file")
 
 
 def _split_csv_line(line: str) -> list[tuple[str, int]]:
