@@ -296,3 +296,13 @@ def test_cli_output_to_devices_fifo_symlink_and_directory(tmp_path):
         assert r.returncode == 2 and "No space left on device" in r.stderr
         assert stat.S_ISCHR(os.lstat("/dev/full").st_mode)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "link", "null"]
+
+
+def test_yaml_error_position_with_carriage_return_line_breaks(tmp_path):
+    # found by the fuzz suite (seed 1, file 501): libyaml counts a lone CR as a line break
+    p = tmp_path / "s.yaml"
+    p.write_bytes(b"# c\rstakes: 1\rmetadata:\r\tname: x\r")
+    with pytest.raises(InputError) as e:
+        load_any(p)
+    assert one_line(e.value) == (f"{p}:4:1: invalid YAML: found character '\\t' that cannot "
+                                 "start any token")

@@ -7,7 +7,6 @@ Every problem is reported with the file, line, column and field it concerns.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import os
 import re
@@ -340,7 +339,8 @@ def parse_text(text: str, file: str = "<input>") -> tuple[Any, dict[tuple, Loc]]
         msg = (exc.problem or exc.context or "invalid YAML").strip()
         if mark is not None and msg == "found character that cannot start any token":
             # libyaml leaves the character out of its message
-            line = text.split("\n", mark.line + 1)[mark.line] if text else ""
+            lines = re.split("\r\n|[\r\n\x85\u2028\u2029]", text)  # YAML's line breaks
+            line = lines[mark.line] if mark.line < len(lines) else ""
             if mark.column < len(line):
                 msg = f"found character {line[mark.column]!r} that cannot start any token"
         raise InputError(Problem(

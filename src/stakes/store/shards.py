@@ -11,9 +11,10 @@ then registered in the catalog:
 A chunk counts only once its row is committed.  A process killed between
 the two steps leaves an unregistered file, which :func:`clean_unregistered`
 removes before a resumed job writes it again; a process killed during step 1
-leaves a temporary file, which is removed too.  Readers only ever read registered files, so a killed job
-leaves a consistent store, and resuming it computes exactly the missing
-chunks: no chunk is lost and none is counted twice.  Chunks must therefore
+leaves a temporary file, which is removed too.  Readers only ever read
+registered files, so a killed job leaves a consistent store, and resuming it
+(``stakes sweep --resume``) computes exactly the missing chunks: no chunk is
+lost and none is counted twice.  Chunks must therefore
 be deterministic functions of their index (seed each one from the job's seed
 and the chunk's members, never from a shared running generator).
 """
