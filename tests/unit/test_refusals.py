@@ -88,3 +88,13 @@ def test_percent_scale_without_fractions_is_still_detected(tmp_path):
     p = tmp_path / "p.csv"
     p.write_text("Actor,Capability,Position,Salience\nA,10,20,80\nB,20,40,0\nC,30,60,50\n")
     assert [e.salience.value for e in load_any(p).entries] == [0.8, 0.0, 0.5]
+
+
+def test_a_sweep_with_a_lever_removing_every_actor_is_refused():
+    from stakes.analysis.sweep import run_sweep
+
+    scn = loads_scenario(with_lever_removing(ACTORS), "s.yaml")
+    with pytest.raises(ModelError, match="under lever exodus, no actor remains on issue "
+                                         "emissions"):
+        run_sweep(scn, runs=4, models=["eum", "compromise", "median"],
+                  interventions=interventions_for(scn, "all", "all"), backend="numpy")

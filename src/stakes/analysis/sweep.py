@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import __version__
 from ..engine import DEFAULT_MODELS
-from ..errors import OptionError
+from ..errors import ModelError, OptionError
 from ..kernels.backend import get_backend, resolve
 from ..kernels.batched import STOP_NAMES
 from ..levers import Intervention, baseline
@@ -187,7 +187,16 @@ def run_sweep(
     total = (runs + 1) * ens.units_per_member
     tick = progress_ticker(total, progress)
 
-    nominal_eval = ens.evaluate(space.nominal[None, :], tick, members=[-1])
+    try:
+        nominal_eval = ens.evaluate(space.nominal[None, :], tick, members=[-1])
+    except ValueError as exc:
+        # The batched kernels refuse input that leaves them nothing to compute (a lever
+        # that removes every actor, ...); the one-run engine names the reason.
+        from ..engine import run_scenario
+
+        run_scenario(scn, models, options=options, interventions=ivs, rounds=rounds, seed=seed,
+                     skip_inapplicable=skip_inapplicable)
+        raise ModelError(f"sweep: {exc}") from None
     nominal = {k[:3]: float(v[0]) for k, v in nominal_eval.forecasts.items()}
     forecasts = {k[:3]: np.full(runs, np.nan) for k in nominal_eval.forecasts}
     stop_codes = {k[:3]: np.zeros(runs, dtype=np.int8) for k in nominal_eval.stops}
@@ -211,7 +220,7 @@ def run_sweep(
             if chunk in done:
                 continue
             values = space.draw(seed, a, b)
-            ev = ens.evaluate(values, tick, members=range(a, b))
+            ev = _evaluate(ens, values, tick, range(a, b))
             keep(ev, a, b)
             if on_chunk is not None:
                 on_chunk(chunk, a, b, ev)
@@ -236,11 +245,28 @@ def run_sweep(
                 if shards is not None:
                     shards.register(res.chunk, res.shard)
                 tick((res.stop - res.start) * ens.units_per_member)
+    for (model, label, iss), f in forecasts.items():
+        bad = np.flatnonzero(~np.isfinite(f))
+        if len(bad) or not math.isfinite(nominal[(model, label, iss)]):
+            under = "the baseline" if label == "baseline" else label.replace(":", " ")
+            which = (f"{len(bad)} of {runs} members (first: member {int(bad[0])})" if len(bad)
+                     else "the scenario as written")
+            raise ModelError(f"{model}: under {under}, the forecast on issue {iss} is not a "
+                             f"number for {which}; a sweep reports numbers only")
     stops = {k: {STOP_NAMES[i]: int(c) for i, c in enumerate(np.bincount(v, minlength=3))}
              for k, v in stop_codes.items()}
     return SweepResult(scn, space, ens, runs, seed, be.name, size, forecasts, nominal, stops,
                        shared, time.perf_counter() - t0, peak_rss_mib(), ivs,
                        cluster.label if cluster is not None else None)
+
+
+def _evaluate(ens: Ensemble, values, tick, members) -> Evaluation:
+    try:
+        return ens.evaluate(values, tick, members=members)
+    except ValueError as exc:
+        # the batched kernels refuse input that leaves them nothing to compute (e.g. a
+        # lever that removes every actor): a refusal with the kernel's reason
+        raise ModelError(f"sweep: {exc}") from None
 
 
 # --------------------------------------------------------------------------

@@ -32,7 +32,8 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
-_FP_WARNINGS = r"(invalid value|divide by zero|overflow|underflow) encountered"
+_FP_WARNINGS = (r"(invalid value|divide by zero|overflow|underflow) encountered|"
+                r"Mean of empty slice|Degrees of freedom <= 0")
 
 
 def reports_errors(fn: Callable) -> Callable:
