@@ -306,3 +306,20 @@ def test_yaml_error_position_with_carriage_return_line_breaks(tmp_path):
         load_any(p)
     assert one_line(e.value) == (f"{p}:4:1: invalid YAML: found character '\\t' that cannot "
                                  "start any token")
+
+
+def test_ktab_xml_actor_without_position_and_salience(tmp_path):
+    # found by the fuzz suite (seed 3, files 28,479 and 40,580): a one-dimension scenario
+    # whose actor lacks <Salience> raised IndexError
+    from stakes.fuzz import SEEDS
+
+    text = SEEDS["ktab-xml"][1]().decode()
+    start = text.index("<Position>", text.index("<name>C</name>"))
+    end = text.index("</Salience>", start) + len("</Salience>")
+    p = tmp_path / "k.xml"
+    p.write_text(text[:start] + text[end:])
+    with pytest.raises(InputError) as e:
+        load_any(p)
+    assert [ln.split(": ", 2)[1:] for ln in e.value.lines()] == [
+        ["Scenario/Actors/Actor[3]/Position", "missing required element <Position>"],
+        ["Scenario/Actors/Actor[3]/Salience", "missing required element <Salience>"]]

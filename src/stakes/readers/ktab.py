@@ -656,7 +656,7 @@ def parse_ktab_xml(data: bytes | str, file: str | None = None) -> KtabScenario:
                 vals = [None]
             vectors[block] = vals
         sal = vectors["Salience"]
-        if n_dim and len(sal) == n_dim:
+        if n_dim and len(sal) == n_dim and ael.all("Salience"):
             sal_el = ael.all("Salience")[0]
             _check_salience_sum(sal, out, sal_el.line, sal_el.column,
                                 _simplify(sal_el.path), aname)
