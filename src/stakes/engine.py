@@ -81,6 +81,18 @@ def _moved(run: ModelRun) -> list[str]:
     return out
 
 
+#: Seeds are stored as the run store's BIGINT and feed numpy's SeedSequence (non-negative).
+SEED_MAX = 2**63 - 1
+
+
+def check_seed(seed: Any, what: str = "--seed") -> int:
+    """``seed`` if it is an integer in [0, :data:`SEED_MAX`], else an OptionError."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (
+            0 <= int(seed) <= SEED_MAX):
+        raise OptionError(f"{what} {seed}: expected an integer from 0 to {SEED_MAX} (2^63 - 1)")
+    return int(seed)
+
+
 def run_scenario(
     scn: Scenario,
     models: Iterable[str] = DEFAULT_MODELS,
@@ -100,6 +112,7 @@ def run_scenario(
     With ``skip_inapplicable`` a model that cannot run on an issue (e.g. the
     status quo where none is given) is left out instead of raising.
     """
+    seed = check_seed(seed, "seed")
     options = options or {}
     interventions = list(interventions or [baseline()])
     issue_ids = list(issues) if issues is not None else [i.id for i in scn.issues]
@@ -128,9 +141,29 @@ def run_scenario(
                     if skip_inapplicable:
                         break
                     raise
+                if not np.all(np.isfinite(run.forecast)):
+                    # A refusal even with skip_inapplicable: the model did run, and
+                    # its answer is not a number.
+                    raise ModelError(why_not_a_number(run, iv))
                 out.append(Result(iv, run, _moved(run), time.perf_counter() - t0))
     _compare_with_baseline(out)
     return out
+
+
+def why_not_a_number(run: ModelRun, iv: Intervention) -> str:
+    """Why ``run``'s forecast is NaN or infinite, for the refusal's message."""
+    under = "the baseline" if iv.kind == "baseline" else f"{iv.kind} {iv.id}"
+    d = int(np.flatnonzero(~np.isfinite(run.forecast))[0])
+    iss = run.issue_ids[d]
+    first = next((r for r in run.rounds if not np.isfinite(r.forecast[d])), run.rounds[-1])
+    pos = np.asarray(first.position, dtype=float)
+    left = int(np.sum(np.isfinite(pos[:, d]))) if pos.ndim == 2 and pos.size else 0
+    if left == 0:
+        return (f"{run.model}: under {under}, no actor remains on issue {iss} from round "
+                f"{first.round}; there is no forecast to give")
+    return (f"{run.model}: under {under}, the forecast on issue {iss} is not a number from "
+            f"round {first.round} ({left} actors remain, but their saliences or capabilities "
+            "are zero or too small to weigh)")
 
 
 def _final_positions(run: ModelRun) -> dict[str, np.ndarray]:

@@ -34,6 +34,10 @@ class StakesError(Exception):
         return [str(self)]
 
 
+#: Problems of one input printed at most; a file with a million bad values gets a count.
+MAX_REPORTED = 100
+
+
 class InputError(StakesError):
     """An input file (scenario or peer format) is invalid; carries every problem found."""
 
@@ -46,7 +50,13 @@ class InputError(StakesError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
     def lines(self) -> list[str]:
-        return [str(p) for p in self.problems]
+        """One line per problem; past :data:`MAX_REPORTED`, one line counting the rest."""
+        shown = [str(p) for p in self.problems[:MAX_REPORTED]]
+        rest = len(self.problems) - len(shown)
+        if rest > 0:
+            file = self.problems[0].file or "<input>"
+            shown.append(f"{file}: {rest} more problem{'s' if rest > 1 else ''} not shown")
+        return shown
 
 
 class ProblemList:

@@ -106,9 +106,9 @@ BDM = [
          ["t.csv:2:3: Capability: expected a number, got 'x'",
           "t.csv:3:5: Position: expected a number, got 'y'",
           "t.csv:4:7: Salience: expected a number, got 'z'"]),
-    case("random-bytes", JUNK, "t.csv:1: not UTF-8 text (byte 0xbb)"),
-    case("png", PNG, "t.csv: not a text file (contains NUL bytes)"),
-    case("utf16", UTF16, "t.csv:1: UTF-16 text is not supported; save the file as UTF-8"),
+    case("random-bytes", JUNK, "t.csv:1:3: not UTF-8 text (byte 0xbb); save the file as UTF-8"),
+    case("png", PNG, "t.csv:3:1: binary data (NUL byte); not a text file"),
+    case("utf16", UTF16, "t.csv:1:1: UTF-16/32 text is not supported; save the file as UTF-8"),
 ]
 
 
@@ -145,8 +145,8 @@ DM = [
     case("commas", "Name,x,c,s\nA,1,0.1,0.5\n",
          "t.txt:1:1: header: header has no field separators: a decisionmechanics TSV file "
          "separates its fields with tabs (found commas); expected Name<TAB>x<TAB>c<TAB>s"),
-    case("random-bytes", JUNK, "t.txt:1: not UTF-8 text (byte 0xbb)"),
-    case("png", PNG, "t.txt: not a text file (contains NUL bytes)"),
+    case("random-bytes", JUNK, "t.txt:1:3: not UTF-8 text (byte 0xbb); save the file as UTF-8"),
+    case("png", PNG, "t.txt:3:1: binary data (NUL byte); not a text file"),
 ]
 
 
@@ -194,7 +194,7 @@ KTAB_CSV = [
     case("semicolons", (K + KA).replace(",", ";"),
          "k.csv:1: numDims: first line has 1 fields; expected scenarioName, "
          "scenarioDescription, numActors, numDims"),
-    case("random-bytes", JUNK, "k.csv:1:3: not UTF-8 text (byte 0xbb); not a KTAB CSV file"),
+    case("random-bytes", JUNK, "k.csv:1:3: not UTF-8 text (byte 0xbb); save the file as UTF-8"),
     case("png", PNG, "k.csv:3:1: binary data (NUL byte); not a KTAB CSV text file"),
 ]
 
@@ -307,8 +307,8 @@ DECIDE = [
     case("commas", "'#A','a','A'\n#A,b,B\n",
          ["d.txt:1:1: code: fields must be separated by tabs, not ','",
           "d.txt:2:1: code: fields must be separated by tabs, not ','"]),
-    case("random-bytes", JUNK, "d.txt:1:3: not UTF-8 text (byte 0xbb)"),
-    case("png", PNG, "d.txt:3:1: binary data (NUL byte): not a decide text file"),
+    case("random-bytes", JUNK, "d.txt:1:3: not UTF-8 text (byte 0xbb); save the file as UTF-8"),
+    case("png", PNG, "d.txt:3:1: binary data (NUL byte); not a decide text file"),
 ]
 
 
@@ -345,7 +345,7 @@ BOMB = "a0: &a0 [x, x]\n" + "".join(f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}]\n" for 
 YAML = [
     case("empty", "", "s.yaml: file is empty"),
     case("truncated", Y[:150],
-         "s.yaml:8:21: invalid YAML: expected ',' or '}', but got '<stream end>'"),
+         "s.yaml:9:1: invalid YAML: did not find expected ',' or '}'"),
     case("text-for-number", y("position: 3", "position: three"),
          "s.yaml:10:28: entries[0].position: expected a number, got the text 'three'"),
     case("boolean-for-number", y("position: 3", "position: true"),
@@ -395,9 +395,9 @@ YAML = [
     case("alias-bomb", BOMB, "s.yaml: aliases expand to more than 100000 values"),
     case("deep-nesting", "a: " + "[" * 500 + "]" * 500 + "\n",
          "s.yaml:1:104: invalid YAML: brackets nested more than 100 levels deep"),
-    case("random-bytes", JUNK, "s.yaml:1: not UTF-8 text (byte 0xbb)"),
-    case("png", PNG, "s.yaml: not a text file (contains NUL bytes)"),
-    case("utf16", UTF16, "s.yaml:1: UTF-16 text is not supported; save the file as UTF-8"),
+    case("random-bytes", JUNK, "s.yaml:1:3: not UTF-8 text (byte 0xbb); save the file as UTF-8"),
+    case("png", PNG, "s.yaml:3:1: binary data (NUL byte); not a text file"),
+    case("utf16", UTF16, "s.yaml:1:1: UTF-16/32 text is not supported; save the file as UTF-8"),
 ]
 
 
@@ -460,5 +460,5 @@ def test_reader_problems_from_detection_route(tmp_path):
     # without fmt the same problems are found after detection
     assert errors(tmp_path, "t.csv", H + "A,-1,2,0.5\nB,1,3,0.5\n") == [
         "t.csv:2:3: Capability: must be >= 0, got -1"]
-    assert errors(tmp_path, "j.csv", JUNK) == ["j.csv:1: not UTF-8 text (byte 0xbb)"]
-    assert errors(tmp_path, "p.dat", PNG) == ["p.dat: not a text file (contains NUL bytes)"]
+    assert errors(tmp_path, "j.csv", JUNK) == ["j.csv:1:3: not UTF-8 text (byte 0xbb); save the file as UTF-8"]
+    assert errors(tmp_path, "p.dat", PNG) == ["p.dat:3:1: binary data (NUL byte); not a text file"]

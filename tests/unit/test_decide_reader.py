@@ -103,7 +103,7 @@ def test_duplicate_rows_last_follows_decide(tmp_path):
 
 def test_missing_file(tmp_path):
     line = _one_error(tmp_path / "nope.txt")
-    assert line.startswith(str(tmp_path / "nope.txt")) and "cannot read the file" in line
+    assert line.startswith(str(tmp_path / "nope.txt")) and "no such file" in line
 
 
 @pytest.mark.parametrize("text", ["", "   \n\n\t\n"])
@@ -226,9 +226,9 @@ def test_unterminated_quote(tmp_path):
 
 def test_binary_junk(tmp_path):
     path = _write(tmp_path, b"#A\ta\tA\n\x00\x01\x02garbage\xff\n")
-    assert _one_error(path) == f"{path}:2:1: binary data (NUL byte): not a decide text file"
+    assert _one_error(path) == f"{path}:2:1: binary data (NUL byte); not a decide text file"
     path = _write(tmp_path, b"#A\ta\tA\n#P\tp\xff\xfe\n", name="latin.txt")
-    assert _one_error(path) == f"{path}:2:5: not UTF-8 text (byte 0xff)"
+    assert _one_error(path) == f"{path}:2:5: not UTF-8 text (byte 0xff); save the file as UTF-8"
     path = _write(tmp_path, "#A\ta\tA\n#P\tp\x07\n", name="ctrl.txt")
     assert "2:5: binary or control character '\\x07'" in _one_error(path)
 

@@ -176,7 +176,7 @@ def csv_error(tmp_path, text) -> tuple[Path, list[str]]:
         ("", "{f}:1: file is empty; expected a KTAB CSV scenario"),
         ("  \n\n", "{f}:1: file is empty; expected a KTAB CSV scenario"),
         (b"Scen,\x00\x01\x02", "{f}:1:6: binary data (NUL byte); not a KTAB CSV text file"),
-        (b"Scen,D,3,2\n\xff\xfe\xfa", "{f}:2:1: not UTF-8 text (byte 0xff); not a KTAB CSV file"),
+        (b"Scen,D,3,2\n\xff\xfe\xfa", "{f}:2:1: not UTF-8 text (byte 0xff); save the file as UTF-8"),
         (GOOD_CSV.replace("Scen,Desc,3,2,", "Scen,Desc,2"),
          "{f}:1: numDims: first line has 3 fields; expected scenarioName, scenarioDescription, "
          "numActors, numDims"),
@@ -257,7 +257,7 @@ def test_csv_missing_header(tmp_path):
 
 
 def test_missing_file_is_an_input_error(tmp_path):
-    with pytest.raises(InputError, match="cannot read file"):
+    with pytest.raises(InputError, match="no such file"):
         read_ktab_csv(tmp_path / "nope.csv")
 
 

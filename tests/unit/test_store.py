@@ -5,11 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from stakes.api import scenario_path
 from stakes.engine import interventions_for, run_scenario
@@ -17,8 +14,7 @@ from stakes.results import to_document
 from stakes.scenario.yaml_io import load_yaml_scenario
 from stakes.store import Store, StoreError, record_run, resolve_store_path, scenario_hash
 from stakes.store.compare import compare_runs, scenario_diff
-from stakes.store.shards import clean_unregistered, read_shards, run_job, write_shard
-from stakes.store.sweep import chunk_frame, perturb_saliences, start_sweep, continue_sweep
+from stakes.store.shards import clean_unregistered, read_shards, write_shard
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "src" / "stakes" / "data" / "template.yaml"
 MODELS = ["compromise", "median"]
@@ -240,29 +236,6 @@ def test_shards_written_registered_and_read(store, ec):
     assert (store.shard_root / rid / "members-000002.parquet").exists()
 
 
-def test_run_job_skips_registered_chunks(store, ec):
-    rid = _job(store, ec)
-    calls = []
-
-    def compute(k):
-        calls.append(k)
-        if k == 2 and len(calls) == 3:
-            raise KeyboardInterrupt  # the first attempt dies at chunk 2
-        return _frame(k)
-
-    with pytest.raises(KeyboardInterrupt):
-        run_job(store, rid, compute, n_chunks=4)
-    assert store.registered_chunks(rid, "members") == {0, 1}
-    p = run_job(store, rid, compute, n_chunks=4)
-    assert (p.skipped, p.computed) == (2, 2)
-    assert calls == [0, 1, 2, 2, 3]
-    store.finish_job(rid)
-    rec = store.get(rid)
-    assert rec.status == "complete" and rec.chunks_done == 4
-    df = read_shards(store, rid, "members", verify=True)
-    assert df["member"].tolist() == list(range(8))
-
-
 def test_checksum_and_missing_shards(store, ec):
     rid = _job(store, ec, n_chunks=1)
     path = write_shard(store, rid, "members", 0, _frame(0))
@@ -281,68 +254,3 @@ def test_delete_removes_shards(store, ec):
     store.delete([rid])
     assert not (store.shard_root / rid).exists()
     assert store.con.execute("SELECT count(*) FROM shards").fetchone()[0] == 0
-
-
-# -- the salience sweep ---------------------------------------------------------
-
-
-def test_sweep_members_do_not_depend_on_chunking(tmp_path, template):
-    spec = {"seed": 11, "noise": 0.3, "models": MODELS,
-            "interventions": ["baseline", "lever:pressure"], "members": 7}
-    a = pd.concat([chunk_frame(template, {**spec, "chunk_size": 3}, k) for k in range(3)])
-    b = pd.concat([chunk_frame(template, {**spec, "chunk_size": 7}, 0)])
-    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
-    assert sorted(a["member"].unique()) == list(range(7))
-    # members differ from one another
-    finals = a[(a["model"] == "compromise") & (a["intervention"] == "baseline")]["final"]
-    assert finals.nunique() == 7
-
-
-def test_sweep_records_and_completes(store, template):
-    rid = start_sweep(store, template, members=5, chunk_size=2, noise=0.2, models=MODELS,
-                      interventions=["baseline", "plan:campaign"], seed=2)
-    rec = store.get(rid, document=True)
-    assert rec.kind == "sweep" and rec.status == "incomplete" and rec.n_chunks == 3
-    assert rec.document["results"]  # the scenario as written
-    p = continue_sweep(store, rid)
-    assert p.computed == 3
-    assert store.get(rid).status == "complete"
-    df = read_shards(store, rid, "members")
-    assert sorted(df["member"].unique()) == list(range(5))
-    assert set(df["intervention"]) == {"baseline", "plan:campaign"}
-    assert continue_sweep(store, rid).computed == 0  # nothing left to do
-
-
-def test_sweep_refuses_bad_settings(store, ec):
-    with pytest.raises(StoreError, match="at least one member"):
-        start_sweep(store, ec, members=0, chunk_size=1, noise=0.1, models=MODELS)
-    with pytest.raises(StoreError, match="noise"):
-        start_sweep(store, ec, members=1, chunk_size=1, noise=float("nan"), models=MODELS)
-    rid = store.record_run(ec, run_scenario(ec, MODELS))
-    with pytest.raises(StoreError, match="not a salience sweep"):
-        continue_sweep(store, rid)
-
-
-@settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), noise=st.floats(0, 3))
-def test_perturbed_saliences_stay_in_unit_interval(seed, noise):
-    scn = load_yaml_scenario(scenario_path("ec-emissions"))
-    out = perturb_saliences(scn, np.random.default_rng(seed), noise)
-    vals = [e.salience.value for e in out.entries]
-    assert all(0.0 <= v <= 1.0 for v in vals)
-    again = perturb_saliences(scn, np.random.default_rng(seed), noise)
-    assert vals == [e.salience.value for e in again.entries]
-
-
-def test_perturbation_uses_the_scenario_uncertainty(ec):
-    entries = list(ec.entries)
-    entries[0] = entries[0].model_copy(update={"salience": entries[0].salience.model_copy(
-        update={"sd": 0.0})})
-    entries[1] = entries[1].model_copy(update={"salience": entries[1].salience.model_copy(
-        update={"value": 0.32, "range": (0.3, 0.35)})})
-    scn = ec.model_copy(update={"entries": entries})
-    out = perturb_saliences(scn, np.random.default_rng(0), noise=0.0)
-    assert out.entries[0].salience.value == ec.entries[0].salience.value  # sd 0
-    assert 0.3 <= out.entries[1].salience.value <= 0.35  # drawn from its range
-    assert [e.salience.value for e in out.entries[2:]] == [e.salience.value
-                                                           for e in ec.entries[2:]]

@@ -18,13 +18,13 @@ import resource
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Collection, Protocol, Sequence
 
 import numpy as np
 
 from .. import __version__
 from ..engine import DEFAULT_MODELS
-from ..errors import OptionError
+from ..errors import ModelError, OptionError
 from ..kernels.backend import get_backend, resolve
 from ..kernels.batched import STOP_NAMES
 from ..levers import Intervention, baseline
@@ -147,6 +147,8 @@ def run_sweep(
     on_chunk: Callable[[int, int, int, Evaluation], None] | None = None,
     cluster: "ClusterSpec | None" = None,
     shards: "ShardSink | None" = None,
+    done: Collection[int] = (),
+    restore: Callable[[int, int, int], Evaluation] | None = None,
 ) -> SweepResult:
     """Draw ``runs`` members and evaluate every model and intervention on each.
 
@@ -156,7 +158,14 @@ def run_sweep(
     (:mod:`.cluster`); ``shards`` then has each worker write its chunk's
     Parquet shard and the driver register it.  Either way the forecasts are
     the same: a member's inputs depend only on ``seed`` and its index.
+
+    Resuming a recorded sweep: chunks listed in ``done`` are not computed again;
+    ``restore(k, start, stop)`` returns their recorded forecasts and stop codes
+    (:func:`evaluation_from_frame`).  ``chunk_size`` must then be the recorded one.
     """
+    from ..engine import check_seed
+
+    seed = check_seed(seed)
     if runs < 1:
         raise OptionError(f"--runs {runs}: expected at least 1")
     if chunk_size is not None and chunk_size < 1:
@@ -178,19 +187,41 @@ def run_sweep(
     total = (runs + 1) * ens.units_per_member
     tick = progress_ticker(total, progress)
 
-    nominal_eval = ens.evaluate(space.nominal[None, :], tick, members=[-1])
+    try:
+        nominal_eval = ens.evaluate(space.nominal[None, :], tick, members=[-1])
+    except ValueError as exc:
+        # The batched kernels refuse input that leaves them nothing to compute (a lever
+        # that removes every actor, ...); the one-run engine names the reason.
+        from ..engine import run_scenario
+
+        run_scenario(scn, models, options=options, interventions=ivs, rounds=rounds, seed=seed,
+                     skip_inapplicable=skip_inapplicable)
+        raise ModelError(f"sweep: {exc}") from None
     nominal = {k[:3]: float(v[0]) for k, v in nominal_eval.forecasts.items()}
     forecasts = {k[:3]: np.full(runs, np.nan) for k in nominal_eval.forecasts}
     stop_codes = {k[:3]: np.zeros(runs, dtype=np.int8) for k in nominal_eval.stops}
     shared = {k[:3]: v for k, v in nominal_eval.shared.items()}
+    done = set(done)
+    if done and restore is None:
+        raise OptionError("resuming a sweep needs the recorded chunks (restore)")
+
+    def keep(ev: Evaluation, a: int, b: int) -> None:
+        for k, v in ev.forecasts.items():
+            forecasts[k[:3]][a:b] = v
+        for k, v in ev.stops.items():
+            stop_codes[k[:3]][a:b] = v
+
+    for chunk, a, b in _chunks(runs, size):
+        if chunk in done:
+            keep(restore(chunk, a, b), a, b)  # type: ignore[misc]
+            tick((b - a) * ens.units_per_member)
     if cluster is None:
         for chunk, a, b in _chunks(runs, size):
+            if chunk in done:
+                continue
             values = space.draw(seed, a, b)
-            ev = ens.evaluate(values, tick, members=range(a, b))
-            for k, v in ev.forecasts.items():
-                forecasts[k[:3]][a:b] = v
-            for k, v in ev.stops.items():
-                stop_codes[k[:3]][a:b] = v
+            ev = _evaluate(ens, values, tick, range(a, b))
+            keep(ev, a, b)
             if on_chunk is not None:
                 on_chunk(chunk, a, b, ev)
     else:
@@ -199,13 +230,14 @@ def run_sweep(
         job = SweepJob(new_token(), scn, space.settings, tuple(models), tuple(ivs), options,
                        rounds, be.name, skip_inapplicable, seed, __version__)
         with client_for(cluster) as client:
-            if chunk_size is None:
+            if chunk_size is None and not done:
                 # Keep every worker busy and balance the load: a few chunks each.
                 workers = max(1, len(client.scheduler_info()["workers"]))
                 size = max(1, min(size, -(-runs // (CHUNKS_PER_WORKER * workers))))
             chunks = _chunks(runs, size)
             folder = shards.begin(len(chunks), size) if shards is not None else None
-            for res in run_chunks(client, job, chunks, folder):
+            todo = [c for c in chunks if c[0] not in done]
+            for res in run_chunks(client, job, todo, folder):
                 for k, v in res.forecasts.items():
                     forecasts[k][res.start:res.stop] = v
                 for k, v in res.stops.items():
@@ -213,11 +245,28 @@ def run_sweep(
                 if shards is not None:
                     shards.register(res.chunk, res.shard)
                 tick((res.stop - res.start) * ens.units_per_member)
+    for (model, label, iss), f in forecasts.items():
+        bad = np.flatnonzero(~np.isfinite(f))
+        if len(bad) or not math.isfinite(nominal[(model, label, iss)]):
+            under = "the baseline" if label == "baseline" else label.replace(":", " ")
+            which = (f"{len(bad)} of {runs} members (first: member {int(bad[0])})" if len(bad)
+                     else "the scenario as written")
+            raise ModelError(f"{model}: under {under}, the forecast on issue {iss} is not a "
+                             f"number for {which}; a sweep reports numbers only")
     stops = {k: {STOP_NAMES[i]: int(c) for i, c in enumerate(np.bincount(v, minlength=3))}
              for k, v in stop_codes.items()}
     return SweepResult(scn, space, ens, runs, seed, be.name, size, forecasts, nominal, stops,
                        shared, time.perf_counter() - t0, peak_rss_mib(), ivs,
                        cluster.label if cluster is not None else None)
+
+
+def _evaluate(ens: Ensemble, values, tick, members) -> Evaluation:
+    try:
+        return ens.evaluate(values, tick, members=members)
+    except ValueError as exc:
+        # the batched kernels refuse input that leaves them nothing to compute (e.g. a
+        # lever that removes every actor): a refusal with the kernel's reason
+        raise ModelError(f"sweep: {exc}") from None
 
 
 # --------------------------------------------------------------------------
@@ -317,12 +366,38 @@ def summarize(
 
 
 def member_frame(res_or_eval: Evaluation, start: int, stop: int):
-    """A chunk's forecasts in long form (member, model, intervention, issue, forecast)."""
+    """A chunk's forecasts in long form (member, model, intervention, issue, forecast, stop);
+    ``stop`` is the EUM stop code (:data:`~stakes.kernels.batched.STOP_NAMES`), -1 for
+    models without one."""
     import pandas as pd
 
     members = np.arange(start, stop)
     frames = []
-    for (model, label, iss, _wo), f in res_or_eval.forecasts.items():
-        frames.append(pd.DataFrame({"member": members, "model": model, "intervention": label,
-                                    "issue": iss, "forecast": np.asarray(f, dtype=float)}))
+    for key, f in res_or_eval.forecasts.items():
+        model, label, iss = key[:3]
+        stop_codes = res_or_eval.stops.get(key)
+        frames.append(pd.DataFrame({
+            "member": members, "model": model, "intervention": label, "issue": iss,
+            "forecast": np.asarray(f, dtype=float),
+            "stop": (np.full(len(members), -1, dtype=np.int8) if stop_codes is None
+                     else np.asarray(stop_codes, dtype=np.int8))}))
     return pd.concat(frames, ignore_index=True)
+
+
+def evaluation_from_frame(frame, start: int, stop: int) -> Evaluation:
+    """A recorded chunk (rows of :func:`member_frame` for members ``start .. stop − 1``)
+    back as an :class:`Evaluation` keyed by (model, intervention, issue)."""
+    part = frame[(frame["member"] >= start) & (frame["member"] < stop)]
+    n = stop - start
+    forecasts: dict[tuple[str, str, str], np.ndarray] = {}
+    stops: dict[tuple[str, str, str], np.ndarray] = {}
+    for (model, label, iss), g in part.groupby(["model", "intervention", "issue"], sort=False):
+        g = g.sort_values("member")
+        members = g["member"].to_numpy()
+        if len(members) != n or not np.array_equal(members, np.arange(start, stop)):
+            raise OptionError(f"the recorded chunk of members {start}..{stop - 1} is "
+                              f"incomplete for {model}/{label}/{iss}")
+        forecasts[(model, label, iss)] = g["forecast"].to_numpy(dtype=float)
+        if "stop" in g and int(g["stop"].iloc[0]) >= 0:
+            stops[(model, label, iss)] = g["stop"].to_numpy(dtype=np.int8)
+    return Evaluation(forecasts, stops)

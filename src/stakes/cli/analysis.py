@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -63,7 +62,7 @@ def _progress(label: str, enabled: bool) -> Iterator[Callable[[int, int], None]]
 @contextmanager
 def _table_console(output: Path | None) -> Iterator[Console]:
     """Standard output, or a wide console whose text is written to ``output`` at the end."""
-    if output is None:
+    if output is None or str(output) == "-":
         yield _consoles()[0]
         return
     import io
@@ -74,12 +73,9 @@ def _table_console(output: Path | None) -> Iterator[Console]:
 
 
 def _emit(text: str, output: Path | None) -> None:
-    if output is None:
-        sys.stdout.write(text + "\n")
-    else:
-        from ..scenario.yaml_io import write_atomic
+    from .main import _emit as emit
 
-        write_atomic(output, text + "\n")
+    emit(text, output)
 
 
 def _models(model: list[str] | None) -> list[str]:
@@ -193,6 +189,10 @@ def sweep(
     workers: Optional[int] = typer.Option(
         None, "--workers", min=1, max=4096,
         help="Run the chunks on a local Dask cluster of N worker processes."),
+    resume: Optional[str] = typer.Option(
+        None, "--resume", metavar="RUN",
+        help="Finish an interrupted recorded sweep (see `stakes runs list`) with its recorded "
+             "settings; only the chunks not yet recorded are computed."),
 ) -> None:
     """Forecast distributions of every issue, model, lever and plan, and lever effects.
 
@@ -200,7 +200,9 @@ def sweep(
     range, else the scenario-wide noise), runs every model under the
     baseline and each lever and plan on the same draws, and reports
     quantiles, P(forecast > threshold) and each lever's effect (paired
-    differences) with an interval.
+    differences) with an interval.  With --save each chunk of members is
+    recorded as it finishes; a sweep that is killed is finished by
+    --resume RUN, with the same numbers as an uninterrupted one.
     """
     from ..analysis.sweep import run_sweep, summarize
     from ..api import load
@@ -209,33 +211,45 @@ def sweep(
 
     if fmt not in ("table", "json"):
         raise OptionError(f"--format {fmt!r}: expected table or json")
-    models = _models(model)
-    scn = load(scenario)
-    options = parse_sets(set_, models)
-    ivs = chosen_interventions(scn, lever, plan, no_levers)
-    settings = _settings(scn, position_sd, salience_sd, capability_sd, distribution, bounds)
     qs = _quantiles(quantiles)
     thr = _thresholds(threshold)
-    explicit = model is not None and "all" not in (model or [])
     cluster = None
     if scheduler is not None or workers is not None:
         from ..analysis.cluster import ClusterSpec
 
         cluster = ClusterSpec(scheduler=scheduler, workers=workers)
+    done: set[int] = set()
+    restore = None
+    if resume is not None:
+        if scenario is not None:
+            raise OptionError("--resume takes the scenario and settings from the store; give "
+                              "no SCENARIO with it")
+        recorder, scn, kw = _Recorder.resume(store, resume)
+        done = recorder.recorded()
+        restore = recorder.restore
+    else:
+        from ..engine import check_seed
 
-    recorder = None
-    if save or store is not None:
-        recorder = _Recorder(store, scn, scenario, models, ivs, options, rounds, seed, runs,
-                             cluster.label if cluster else None)
+        check_seed(seed)
+        models = _models(model)
+        scn = load(scenario)
+        options = parse_sets(set_, models)
+        ivs = chosen_interventions(scn, lever, plan, no_levers)
+        settings = _settings(scn, position_sd, salience_sd, capability_sd, distribution, bounds)
+        explicit = model is not None and "all" not in (model or [])
+        kw = dict(runs=runs, seed=seed, models=models, interventions=ivs, options=options,
+                  rounds=rounds, backend=backend, settings=settings, chunk_size=chunk_size,
+                  memory_gib=memory, skip_inapplicable=not explicit)
+        recorder = None
+        if save or store is not None:
+            recorder = _Recorder(store, scn, scenario, kw, cluster.label if cluster else None)
 
-    label = f"sweep {runs} runs" + (f" on {cluster.label}" if cluster else "")
+    label = f"sweep {kw['runs']} runs" + (f" on {cluster.label}" if cluster else "")
     with _progress(label, not no_progress) as update:
-        res = run_sweep(scn, runs=runs, seed=seed, models=models, interventions=ivs,
-                        options=options, rounds=rounds, backend=backend, settings=settings,
-                        chunk_size=chunk_size, memory_gib=memory,
-                        skip_inapplicable=not explicit, progress=update,
+        res = run_sweep(scn, **kw, progress=update,
                         on_chunk=recorder.chunk if recorder and not cluster else None,
-                        cluster=cluster, shards=recorder if cluster else None)
+                        cluster=cluster, shards=recorder if cluster else None,
+                        done=done, restore=restore)
     doc = summarize(res, quantiles=qs, interval=interval, thresholds=thr)
     if recorder is not None:
         doc["run_id"] = recorder.finish()
@@ -247,54 +261,159 @@ def sweep(
 
 
 class _Recorder:
-    """Records a sweep in the run store: one Parquet shard of forecasts per chunk."""
+    """Records a sweep in the run store: one Parquet shard of forecasts per chunk.
 
-    def __init__(self, store, scn, source, models, ivs, options, rounds, seed, runs,
-                 cluster=None):
+    The catalog is opened for each step (the record, each chunk's registration,
+    the end) and closed in between, so that other processes can read it, and
+    record runs, while the sweep computes.  The record keeps every setting the
+    members depend on, so that ``--resume`` computes exactly the missing chunks.
+    """
+
+    KIND = "forecasts"
+
+    def __init__(self, store, scn, source, kw: dict, cluster: str | None = None,
+                 rid: str | None = None):
         from ..store import Store
         from ..store.catalog import command_line
 
-        self.cluster = cluster
-        self.st = Store(store)
-        self.scn, self.source = scn, source
-        self.args = dict(models=models, interventions=[iv.label for iv in ivs],
-                         options=options, seed=seed, rounds=rounds)
-        self.runs = runs
+        with Store(store) as st:  # created here, and found writable, before any work
+            self.path, self.shard_root = st.path, st.shard_root
+        self.scn, self.source, self.kw, self.cluster = scn, source, kw, cluster
         self.command = command_line()
-        self.rid: str | None = None
+        self.rid = rid
+
+    def _open(self):
+        from ..store import Store
+
+        # a sweep's chunk is worth waiting for: other writers hold the store briefly
+        return Store(self.path, wait=120.0)
+
+    def spec(self, chunk_size: int) -> dict:
+        import os
+        import socket
+
+        kw = self.kw
+        return {"job": "ensemble", "shard_kind": self.KIND, "runs": int(kw["runs"]),
+                "chunk_size": int(chunk_size), "seed": int(kw["seed"]),
+                "rounds": kw["rounds"], "backend": kw["backend"],
+                "uncertainty": kw["settings"].model_dump(mode="json"),
+                "skip_inapplicable": bool(kw["skip_inapplicable"]), "cluster": self.cluster,
+                "host": socket.gethostname(), "pid": os.getpid()}
 
     def begin(self, n_chunks: int, chunk_size: int) -> str:
         """Create the job's record; return the folder its shards go into."""
         if self.rid is None:
-            spec = {"job": "ensemble", "shard_kind": "forecasts", "runs": self.runs,
-                    "chunk_size": chunk_size, "cluster": self.cluster,
-                    **{k_: v for k_, v in self.args.items() if k_ in ("seed", "rounds")}}
-            self.rid = self.st.begin_job(self.scn, kind="ensemble", spec=spec,
-                                         n_chunks=n_chunks, source=self.source,
-                                         command=self.command, **self.args)
-        return str(self.st.shard_root / self.rid)
+            kw = self.kw
+            with self._open() as st:
+                self.rid = st.begin_job(
+                    self.scn, kind="ensemble", spec=self.spec(chunk_size), n_chunks=n_chunks,
+                    source=self.source, command=self.command, models=kw["models"],
+                    interventions=[iv.label for iv in kw["interventions"]],
+                    options=kw["options"], seed=kw["seed"], rounds=kw["rounds"])
+        return str(self.shard_root / self.rid)
 
     def register(self, chunk: int, meta: dict) -> None:
         """A shard a cluster worker wrote: registered here, the catalog's one writer."""
         from ..store.shards import register_shard_file
 
-        register_shard_file(self.st, self.rid, "forecasts", chunk, meta, meta.get("seconds"))
+        with self._open() as st:
+            register_shard_file(st, self.rid, self.KIND, chunk, meta, meta.get("seconds"))
 
     def chunk(self, k: int, a: int, b: int, ev) -> None:
         from ..analysis.sweep import member_frame
-        from ..store import write_shard
+        from ..store.shards import register_shard_file, write_shard_file
 
         if self.rid is None:
-            self.begin(-(-self.runs // (b - a)), b - a)
-        write_shard(self.st, self.rid, "forecasts", k, member_frame(ev, a, b))
+            self.begin(-(-self.kw["runs"] // (b - a)), b - a)
+        # the file first, without the catalog; then its registration, in one transaction
+        meta = write_shard_file(self.shard_root / self.rid, self.KIND, k,
+                                member_frame(ev, a, b))
+        with self._open() as st:
+            register_shard_file(st, self.rid, self.KIND, k, meta)
 
     def finish(self) -> str | None:
-        try:
-            if self.rid is not None:
-                self.st.finish_job(self.rid)
-            return self.rid
-        finally:
-            self.st.close()
+        if self.rid is not None:
+            with self._open() as st:
+                st.finish_job(self.rid)
+        return self.rid
+
+    # -- resuming ------------------------------------------------------------
+
+    @classmethod
+    def resume(cls, store, ref: str):
+        """The recorder of an interrupted sweep, its scenario and run_sweep's settings."""
+        from ..engine import interventions_for
+        from ..errors import OptionError
+        from ..scenario.schema import Uncertainty
+        from ..store import Store
+        from ..store.shards import clean_unregistered
+
+        with Store(store, wait=120.0) as st:
+            rid = st.resolve(ref)
+            rec = st.get(rid)
+            spec = rec.spec or {}
+            if rec.kind != "ensemble" or spec.get("job") != "ensemble":
+                raise OptionError(f"run {rid} is not a recorded sweep; nothing to resume")
+            if rec.status == "complete":
+                raise OptionError(f"sweep {rid} is complete; nothing to resume")
+            if still_running(spec):
+                raise OptionError(f"sweep {rid} is still being computed by process "
+                                  f"{spec['pid']}; wait for it, or stop it first")
+            scn = st.scenario(rid)
+            clean_unregistered(st, rid, cls.KIND)  # what a killed writer left half-done
+        levers = [lab.split(":", 1)[1] for lab in rec.interventions if lab.startswith("lever:")]
+        plans = [lab.split(":", 1)[1] for lab in rec.interventions if lab.startswith("plan:")]
+        kw = dict(runs=spec["runs"], seed=rec.seed, models=rec.models,
+                  interventions=interventions_for(scn, levers, plans), options=rec.options,
+                  rounds=rec.rounds, backend=spec["backend"],
+                  settings=Uncertainty.model_validate(spec["uncertainty"]),
+                  chunk_size=spec["chunk_size"], memory_gib=2.0,
+                  skip_inapplicable=spec["skip_inapplicable"])
+        recorder = cls(store, scn, rec.source, kw, spec.get("cluster"), rid=rid)
+        recorder.command = rec.command or recorder.command
+        return recorder, scn, kw
+
+    def recorded(self) -> set[int]:
+        from ..store import Store
+
+        with Store(self.path, read_only=True, wait=120.0) as st:
+            return st.registered_chunks(self.rid, self.KIND)
+
+    def restore(self, k: int, a: int, b: int):
+        from ..analysis.sweep import evaluation_from_frame
+        from ..store import Store
+        from ..store.shards import read_shards
+
+        if not hasattr(self, "_frame"):
+            with Store(self.path, read_only=True, wait=120.0) as st:
+                self._frame = read_shards(st, self.rid, self.KIND, verify=True)
+        return evaluation_from_frame(self._frame, a, b)
+
+
+def still_running(spec: dict) -> bool:
+    """Whether the process that started a recorded sweep is alive on this machine."""
+    import os
+    import socket
+
+    pid, host = spec.get("pid"), spec.get("host")
+    if not isinstance(pid, int) or host != socket.gethostname() or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return _is_stakes(pid)
+
+
+def _is_stakes(pid: int) -> bool:
+    # A recycled pid belongs to another program; only a stakes process counts as running.
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return b"stakes" in fh.read()
+    except OSError:
+        return True
 
 
 def sweep_tables(console: Console, scn, doc: dict[str, Any]) -> None:
@@ -398,6 +517,9 @@ def sensitivity(
 
     if fmt not in ("table", "json"):
         raise OptionError(f"--format {fmt!r}: expected table or json")
+    from ..engine import check_seed
+
+    check_seed(seed)
     if lever and plan:
         raise OptionError("give --lever or --plan, not both")
     models = _models(model)
@@ -481,6 +603,9 @@ def stability(
 
     if fmt not in ("table", "json"):
         raise OptionError(f"--format {fmt!r}: expected table or json")
+    from ..engine import check_seed
+
+    check_seed(seed)
     models = _models(model)
     scn = load(scenario)
     settings = _settings(scn, None, salience_sd, None, None, None)

@@ -187,8 +187,11 @@ def deu3(
             else:
                 _write(to_markdown(rep), output)
         else:
-            fh = open(output, "w", encoding="utf-8") if output else None
-            console = Console(file=fh, width=160) if fh else out
+            # Drawn whole into memory, then written once (atomically for a regular file).
+            import io
+
+            buf = io.StringIO() if output else None
+            console = Console(file=buf, width=160, color_system=None) if buf else out
             for line in summary_lines(rep):
                 console.print(line, markup=False, highlight=False)
             for proc, _ in procedure_groups(run):
@@ -213,6 +216,8 @@ def deu3(
                     console.print(line, markup=False, highlight=False, style="dim")
             console.print(f"models ran in {run.wall_seconds:.1f} s; {total:.1f} s in all",
                           style="dim", highlight=False)
+            if buf is not None:
+                _write(buf.getvalue(), output)
             if fh:
                 fh.close()
 

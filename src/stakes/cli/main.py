@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -31,13 +32,21 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
+_FP_WARNINGS = (r"(invalid value|divide by zero|overflow|underflow) encountered|"
+                r"Mean of empty slice|Degrees of freedom <= 0")
+
+
 def reports_errors(fn: Callable) -> Callable:
     """Print StakesError problems one per line and exit 2, with no traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():
+                # numpy's floating-point warnings would add lines to a one-line refusal; a
+                # result that is not a number is refused with its reason instead.
+                warnings.filterwarnings("ignore", _FP_WARNINGS, RuntimeWarning)
+                return fn(*args, **kwargs)
         except StakesError as exc:
             for line in exc.lines():
                 err.print(f"error: {line}", markup=False)
@@ -131,9 +140,10 @@ def run(
 ) -> None:
     """Run models on a scenario: the baseline, and every lever and plan it defines."""
     from ..api import load
-    from ..engine import DEFAULT_MODELS, run_scenario
+    from ..engine import DEFAULT_MODELS, check_seed, run_scenario
     from ..models import model_names
 
+    check_seed(seed)
     if fmt not in ("table", "json"):
         raise OptionError(f"--format {fmt!r}: expected table or json")
     models = list(model or DEFAULT_MODELS)
@@ -145,15 +155,8 @@ def run(
     explicit = model is not None and "all" not in (model or [])
     results = run_scenario(scn, models, options=options, interventions=ivs, rounds=rounds,
                            seed=seed, skip_inapplicable=not explicit)
-    if save:
-        from ..api import DEFAULT_SCENARIO
-        from ..store import record_run
-        from ..store.catalog import command_line
-
-        rid = record_run(store, scn, results, models=models, options=options, seed=seed,
-                         rounds=rounds, source=scenario or DEFAULT_SCENARIO, label=label,
-                         command=command_line())
-        err.print(f"recorded run {rid}", markup=False)
+    # The forecast is printed before the run is recorded: a store that is busy (a sweep
+    # writing) or cannot be opened costs the record, never the computed result.
     if fmt == "json":
         from ..results import to_document
 
@@ -162,9 +165,33 @@ def run(
     else:
         from .tables import results_tables
 
-        console = Console(file=open(output, "w", encoding="utf-8"), width=140) if output else out
-        results_tables(console, scn, results, detail, calibrated)
-        _expectations(scn, results, models, console)
+        def draw(console: Console) -> None:
+            results_tables(console, scn, results, detail, calibrated)
+            _expectations(scn, results, models, console)
+
+        _tables_to(output, draw)
+    if save:
+        from ..api import DEFAULT_SCENARIO
+        from ..extras import missing_extra
+
+        try:
+            from ..store import StoreError, record_run
+            from ..store.catalog import command_line
+        except ImportError as exc:
+            missing = missing_extra(exc)
+            if missing is None:
+                raise
+            err.print("note: the run was not recorded: the run store is not installed "
+                      "(pip install 'stakes[store]'; --no-save skips this)", markup=False)
+            return
+        try:
+            rid = record_run(store, scn, results, models=models, options=options, seed=seed,
+                             rounds=rounds, source=scenario or DEFAULT_SCENARIO, label=label,
+                             command=command_line())
+        except StoreError as exc:
+            err.print(f"warning: the run was not recorded: {exc}", markup=False)
+        else:
+            err.print(f"recorded run {rid}", markup=False)
 
 
 def _expectations(scn, results, models: list[str], console=None) -> None:
@@ -181,13 +208,24 @@ def _expectations(scn, results, models: list[str], console=None) -> None:
         expectations_table(shown, verdicts, ran, console)
 
 
-def _emit(text: str, output: Path | None) -> None:
-    if output is None:
-        sys.stdout.write(text + "\n")
-    else:
-        from ..scenario.yaml_io import write_atomic
+def _tables_to(output: Path | None, draw: Callable[[Console], None]) -> None:
+    """Draw rich tables on standard output, or into ``output`` (written once, whole)."""
+    if output is None or str(output) == "-":
+        draw(out)
+        return
+    import io
 
-        write_atomic(output, text + "\n")
+    buf = io.StringIO()
+    draw(Console(file=buf, width=140, force_terminal=False, color_system=None))
+    _emit(buf.getvalue().rstrip("\n"), output)
+
+
+def _emit(text: str, output: Path | None) -> None:
+    """Standard output, or ``output`` (atomic for a regular file; a device or FIFO written
+    in place: :func:`stakes.fileio.write_output`)."""
+    from ..fileio import write_output
+
+    write_output(output, text + "\n")
 
 
 @app.command()
@@ -201,9 +239,10 @@ def levers(
 ) -> None:
     """Each lever's and plan's shift of every forecast against the baseline."""
     from ..api import load
-    from ..engine import DEFAULT_MODELS, interventions_for, run_scenario
+    from ..engine import DEFAULT_MODELS, check_seed, interventions_for, run_scenario
     from .tables import lever_comparison, lever_effects
 
+    check_seed(seed)
     scn = load(scenario)
     if not scn.levers and not scn.plans:
         raise OptionError(f"scenario {scn.metadata.name!r} defines no levers or plans")

@@ -81,9 +81,20 @@ def _when(rec) -> str:
     return local.strftime("%Y-%m-%d %H:%M")
 
 
+def _interrupted(rec) -> bool:
+    """An incomplete sweep whose process has stopped: ``stakes sweep --resume`` finishes it."""
+    from .analysis import still_running
+
+    return rec.status != "complete" and rec.kind == "ensemble" and not still_running(
+        rec.spec or {})
+
+
 def _status(rec) -> str:
     if rec.status == "complete":
         return rec.status
+    if rec.kind == "ensemble":
+        state = "interrupted, resumable" if _interrupted(rec) else "running"
+        return f"{state} ({rec.chunks_done}/{rec.n_chunks} chunks)"
     return f"{rec.status} ({rec.chunks_done}/{rec.n_chunks} chunks)"
 
 
@@ -111,7 +122,9 @@ def list_runs(
         total = st.count()
         path = st.path
     if fmt == "json":
-        sys.stdout.write(json.dumps([r.header() for r in recs], indent=2) + "\n")
+        docs = [r.header() | ({"resumable": _interrupted(r)} if r.kind != "run" else {})
+                for r in recs]
+        sys.stdout.write(json.dumps(docs, indent=2) + "\n")
         return
     if not recs:
         out.print(f"No runs in {path}.")
@@ -128,6 +141,12 @@ def list_runs(
                   str(sum(1 for i in r.interventions if i != "baseline")), str(r.seed),
                   _status(r), r.label or "")
     out.print(t)
+    stopped = [r.id for r in recs if _interrupted(r)]
+    if stopped:
+        where = "" if store is None else f" --store {store}"
+        out.print(f"Interrupted sweeps: finish one with `stakes sweep --resume ID{where}`, or "
+                  f"remove what it left with `stakes runs delete ID --yes{where}` "
+                  f"({', '.join(stopped)}).", markup=False, highlight=False)
 
 
 @runs_app.command("show")
@@ -290,13 +309,18 @@ def export(
             text = st.scenario_yaml(rec.id)
         else:
             frame = {"history": st.history, "forecasts": st.forecasts}.get(what)
-            df = frame(rec.id) if frame else read_shards(st, rec.id, "members")
+            kind = (rec.spec or {}).get("shard_kind", "members")
+            df = frame(rec.id) if frame else read_shards(st, rec.id, kind)
             if what == "members" and not len(df):
                 raise OptionError(f"run {rec.id} has no sweep members")
             if fmt == "parquet":
-                tmp = output.with_name(f".{output.name}.tmp")
-                df.to_parquet(tmp, index=False)
-                tmp.replace(output)
+                import io
+
+                from ..fileio import write_output
+
+                buf = io.BytesIO()
+                df.to_parquet(buf, index=False)
+                write_output(output, buf.getvalue())
                 _consoles()[1].print(f"wrote {output} ({len(df)} rows)")
                 return
             text = (df.to_csv(index=False) if fmt == "csv"
@@ -333,87 +357,6 @@ def delete(
                 raise typer.Exit(1)
         st.delete(ids)
     err.print(f"deleted {', '.join(ids)}")
-
-
-# --------------------------------------------------------------------------
-# runs sweep (a chunked, resumable salience sweep)
-
-
-@runs_app.command("sweep", hidden=True)
-@_errors
-def sweep(
-    scenario: Optional[str] = typer.Argument(None, help="Scenario file or packaged name."),
-    members: int = typer.Option(100, "--members", min=1, max=10_000_000,
-                                help="Number of perturbed runs."),
-    chunk_size: int = typer.Option(25, "--chunk-size", min=1,
-                                   help="Members per Parquet shard (the unit of resuming)."),
-    noise: float = typer.Option(0.2, "--noise", min=0.0,
-                                help="Log-normal spread of saliences without their own sd "
-                                     "or range."),
-    model: Optional[list[str]] = typer.Option(None, "--model", "-m",
-                                              help="Model (repeatable); default: compromise "
-                                                   "and median."),
-    lever: Optional[list[str]] = typer.Option(None, "--lever", help="Lever (repeatable)."),
-    plan: Optional[list[str]] = typer.Option(None, "--plan", help="Plan (repeatable)."),
-    all_levers: bool = typer.Option(False, "--all-levers",
-                                    help="Every lever and plan of the scenario."),
-    rounds: Optional[int] = typer.Option(None, "--rounds", min=1, max=100_000),
-    seed: int = typer.Option(0, "--seed", help="Seed; member m draws from (seed, m)."),
-    label: Optional[str] = typer.Option(None, "--label", help="A note kept with the run."),
-    resume: Optional[str] = typer.Option(None, "--resume", metavar="RUN",
-                                         help="Finish an interrupted sweep with its recorded "
-                                              "settings (the other settings are not used)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines."),
-    store: Optional[Path] = _store_opt(),
-) -> None:
-    """Run a scenario many times with perturbed saliences, chunk by chunk (resumable).
-
-    Each chunk of members is written as a Parquet shard and registered in the
-    run store; a sweep that is killed leaves every finished chunk recorded and
-    `--resume RUN` computes only the missing ones.
-    """
-    from ..errors import OptionError
-    from ..store import Store
-    from ..store.catalog import command_line
-    from ..store.sweep import continue_sweep, start_sweep
-
-    _, err = _consoles()
-
-    def progress(k: int, done: int, n: int) -> None:
-        if not quiet:
-            err.print(f"chunk {k + 1}/{n} recorded ({done}/{n} done)")
-
-    with Store(store) as st:
-        if resume is not None:
-            if scenario is not None:
-                raise OptionError("--resume takes its scenario from the store; "
-                                  "give no SCENARIO with it")
-            rid = st.resolve(resume)
-        else:
-            from ..api import load
-            from ..engine import interventions_for
-
-            scn = load(scenario)
-            ivs = interventions_for(scn, "all" if all_levers else lever,
-                                    "all" if all_levers else plan)
-            models = list(model or ["compromise", "median"])
-            rid = start_sweep(st, scn, members=members, chunk_size=chunk_size, noise=noise,
-                              models=models, interventions=[iv.label for iv in ivs],
-                              seed=seed, rounds=rounds, source=scenario, label=label,
-                              command=command_line())
-            if not quiet:
-                err.print(f"sweep {rid}: {members} members in {-(-members // chunk_size)} "
-                          f"chunks")
-        try:
-            p = continue_sweep(st, rid, on_chunk=progress)
-        except KeyboardInterrupt:
-            err.print(f"interrupted; finish with: stakes runs sweep --resume {rid}")
-            raise typer.Exit(130) from None
-    if not quiet:
-        err.print(f"sweep {rid} complete: {p.computed} chunks computed now, {p.skipped} "
-                  f"already recorded" + (f", {p.removed} partial files removed"
-                                         if p.removed else ""))
-    sys.stdout.write(rid + "\n")
 
 
 # --------------------------------------------------------------------------

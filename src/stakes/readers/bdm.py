@@ -14,7 +14,9 @@ Both give a scenario with one issue.  What the reader decides, and how to
 change it:
 
 * **Salience scale.** ``salience_scale="auto"`` takes 0-100 when any salience
-  is above 1 and 0-1 otherwise; ``"unit"`` or ``"percent"`` force the scale.
+  is above 1 and 0-1 otherwise; a file with saliences both above 1 and strictly
+  between 0 and 1 is refused as mixing scales; ``"unit"`` or ``"percent"``
+  force the scale.
   Saliences are stored on [0, 1] (0-100 values are divided by 100).
 * **Issue scale.** The range of the positions (the EUM codes normalise by it),
   unless ``scale=(lo, hi)`` is given; all positions equal is an error then.
@@ -45,6 +47,7 @@ from typing import Any, Literal
 
 from ..errors import InputError, OptionError, ProblemList
 from ..scenario.schema import MAX_ABS, Scenario
+from ..fileio import check_items
 from ..scenario.yaml_io import read_text_file, scenario_from_data
 
 SalienceScale = Literal["auto", "unit", "percent"]
@@ -395,6 +398,16 @@ def parse_table(text: str, file: str = "<input>", *, fmt: str = "bdm-csv",
     else:
         percent = salience_scale == "percent"
         how = "0-100 (as told)" if percent else "0-1 (as told)"
+    fractions = [s for s in sal if 0 < s[0] < 1]
+    if salience_scale == "auto" and percent and fractions:
+        # e.g. one salience 1.8 among values on 0-1: dividing all by 100 would silently
+        # shrink the others a hundredfold, so the reader asks instead of guessing.
+        v, ln, col = fractions[0]
+        big, bln, _ = above_one[0]
+        out.add(f"mixed salience scales: {v:g} is on the 0-1 scale but {big:g} (line {bln}) "
+                "is above 1; correct the values, or name the scale (salience_scale 'unit' or "
+                "'percent', --salience-scale)", ln, col, field_of["salience"])
+        raise InputError(out.items)
     limit = 100.0 if percent else 1.0
     for v, ln, col in sal:
         if v > limit:
@@ -473,6 +486,7 @@ def read_table(path: str | os.PathLike, *, fmt: str = "bdm-csv",
                scale: tuple[float, float] | None = None) -> Scenario:
     """Read a BDM CSV or decisionmechanics TSV file (see :func:`parse_table`)."""
     text = read_text_file(path)
+    check_items(text, str(path))
     return parse_table(text, str(path), fmt=fmt, salience_scale=salience_scale, scale=scale)
 
 

@@ -34,13 +34,13 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 from ..errors import InputError
+from ..fileio import check_items, decode_text, read_input
 from ..errors import Problem as InputProblem
 from ..models.base import Problem
 
 # Larger magnitudes are almost certainly broken input (and would swamp the
 # 28-digit arithmetic of the exchange model).
 MAX_ABS = Decimal("1e12")
-MAX_FILE_BYTES = 50_000_000
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _COMMENT_CODES = ("#O", "#0", "#/")
@@ -178,15 +178,8 @@ def read_decide(
     src = str(path)
     problems: list[InputProblem] = []
     if text is None:
-        p = Path(path)
-        try:
-            size = p.stat().st_size
-        except OSError as exc:
-            raise InputError(f"cannot read the file: {exc.strerror or exc}", file=src) from None
-        if size > MAX_FILE_BYTES:
-            raise InputError(f"file is larger than {MAX_FILE_BYTES} bytes", file=src)
-        data = p.read_bytes()
-        text = _decode(data, src)
+        text = _decode(read_input(path), src)
+    check_items(text, src)
     if text.startswith("\ufeff"):
         text = text[1:]
     # split on newlines only: str.splitlines would also break on \v, \f and
@@ -400,23 +393,7 @@ def read_decide(
 def _decode(data: bytes, src: str) -> str:
     if not data.strip():
         raise InputError(InputProblem("file is empty", src, None, None, None))
-    if b"\x00" in data:
-        off = data.index(b"\x00")
-        line = data.count(b"\n", 0, off) + 1
-        col = off - (data.rfind(b"\n", 0, off) + 1) + 1
-        raise InputError(
-            InputProblem("binary data (NUL byte): not a decide text file", src, line, col, None)
-        )
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise InputError(
-            InputProblem(
-                f"not UTF-8 text (byte 0x{data[exc.start]:02x})", src, line, col, None
-            )
-        ) from None
+    return decode_text(data, src, "decide text file")
 
 
 def decide_to_problem(ds: DecideScenario) -> Problem:

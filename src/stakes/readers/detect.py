@@ -30,7 +30,7 @@ from typing import Any
 
 from ..errors import InputError, Problem
 from ..scenario.schema import Scenario
-from ..scenario.yaml_io import MAX_BYTES, read_text_file
+from ..fileio import decode_text, read_input
 from .bdm import COLUMNS, build_scenario, clip, data_basis, make_ids, source_entry
 from .decide import DecideScenario
 from .ktab import KtabScenario, ktab_options
@@ -97,27 +97,14 @@ def detect_format(path: str | os.PathLike) -> str:
     p = Path(path)
     name = str(path)
     suffix = p.suffix.lower()
-    if not p.exists():
-        raise InputError(Problem("no such file", file=name))
-    if p.is_dir():
-        raise InputError(Problem("is a directory, not a file", file=name))
+    data = read_input(p)  # refuses what is not a regular file, or is too large
     if suffix in (".yaml", ".yml"):
         return "stakes-yaml"
     if suffix == ".xml":
         return "ktab-xml"
-    try:
-        size = p.stat().st_size
-        with p.open("rb") as fh:
-            head = fh.read(4096)
-    except OSError as exc:
-        raise InputError(Problem(f"cannot read the file: {exc.strerror or exc}",
-                                 file=name)) from None
-    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+    if data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
         return "ktab-xml"  # the XML reader deals with its own encodings
-    if size > MAX_BYTES:
-        raise InputError(Problem(f"file is too large ({size} bytes; limit {MAX_BYTES})",
-                                 file=name))
-    text = read_text_file(p)  # refuses binary and non-UTF-8 input with a clear message
+    text = decode_text(data, name)  # refuses binary and non-UTF-8 input with a clear message
     if not text.strip():
         raise InputError(Problem("file is empty", file=name))
     found = sniff(text)

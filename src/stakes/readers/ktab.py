@@ -22,8 +22,11 @@ Formats (MODELS.md section 7; KTAB v1.4 ``examples/smp/libsrc/smpread.cpp``):
   ``IdealAdjustment/iaPair*`` (``adjustingIdeal``, ``referencePos``,
   ``adjust``), each setting one entry of the accommodation matrix.
 
-Only the standard library is used (``xml.parsers.expat`` for XML, because it
-reports the line and column of every element).
+XML is parsed by defusedxml's expat SAX driver (which reports the line and
+column of every element) with DTDs, entity declarations and external
+references forbidden, and the depth and element count bounded
+(:mod:`stakes.fileio`); character data is collected in lists and joined once,
+so the time is linear in the input.
 """
 
 from __future__ import annotations
@@ -33,11 +36,16 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
-from xml.parsers import expat
+from xml.sax import handler as sax_handler
+from xml.sax import SAXParseException
+from xml.sax.handler import ContentHandler
 
 import numpy as np
+from defusedxml.common import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
+from defusedxml.expatreader import DefusedExpatParser
 
 from stakes.errors import InputError, ProblemList
+from stakes.fileio import check_items, decode_text, limits, read_input
 from stakes.kernels.smp import CHOICES, KTAB_NAMES
 
 __all__ = [
@@ -195,18 +203,7 @@ def _check_salience_sum(sals: list[float | None], out: ProblemList, line: int | 
 def _decode(data: bytes, out: ProblemList, kind: str) -> str:
     if not data.strip():
         raise out.fail(f"file is empty; expected a KTAB {kind} scenario", 1, None, None)
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        line = data.count(b"\n", 0, nul) + 1
-        col = nul - (data.rfind(b"\n", 0, nul) + 1) + 1
-        raise out.fail(f"binary data (NUL byte); not a KTAB {kind} text file", line, col, None)
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise out.fail(f"not UTF-8 text (byte 0x{data[exc.start]:02x}); not a KTAB {kind} "
-                       "file", line, col, None) from None
+    return decode_text(data, out.file or "<input>", f"KTAB {kind} text file")
 
 
 def _split_csv_line(line: str) -> list[tuple[str, int]]:
@@ -251,9 +248,10 @@ def _blank(fields: list[tuple[str, int]]) -> bool:
 
 def _trim_trailing(fields: list[tuple[str, int]], expected: int) -> list[tuple[str, int]]:
     """Drop empty trailing fields beyond ``expected`` (a trailing comma is allowed)."""
-    while len(fields) > expected and fields[-1][0] == "":
-        fields = fields[:-1]
-    return fields
+    end = len(fields)
+    while end > expected and fields[end - 1][0] == "":
+        end -= 1
+    return fields if end == len(fields) else fields[:end]
 
 
 def parse_ktab_csv(text: str | bytes, file: str | None = None) -> KtabScenario:
@@ -265,6 +263,7 @@ def parse_ktab_csv(text: str | bytes, file: str | None = None) -> KtabScenario:
         raise out.fail("file is empty; expected a KTAB CSV scenario", 1)
     if text.startswith("\ufeff"):
         text = text[1:]
+    check_items(text, file or "<input>")
     lines = text.splitlines()
     rows = [(k + 1, _split_csv_line(raw)) for k, raw in enumerate(lines)]
     content = [(ln, f) for ln, f in rows if not _blank(f)]
@@ -300,8 +299,7 @@ def parse_ktab_csv(text: str | bytes, file: str | None = None) -> KtabScenario:
         raise out.fail("header line missing (expected Actor, Description, Capability, then "
                        "a Position and Salience column per dimension)", ln1 + 1, None, "header")
     ln2, header = content[1]
-    while header and header[-1][0] == "":  # a trailing comma is allowed
-        header = header[:-1]
+    header = _trim_trailing(header, 0)  # a trailing comma is allowed
     if len(header) != width:
         raise out.fail(f"header has {len(header)} fields; numDims = {n_dim} needs "
                        f"3 + 2 x {n_dim} = {width}", ln2, None, "header")
@@ -371,12 +369,7 @@ def parse_ktab_csv(text: str | bytes, file: str | None = None) -> KtabScenario:
 
 def read_ktab_csv(path: str | Path) -> KtabScenario:
     """Read a KTAB SMP CSV file."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror or exc}", file=str(path)) from None
-    return parse_ktab_csv(data, file=str(path))
+    return parse_ktab_csv(read_input(path), file=str(path))
 
 
 # --------------------------------------------------------------------------
@@ -384,56 +377,120 @@ def read_ktab_csv(path: str | Path) -> KtabScenario:
 
 
 class _Node:
-    __slots__ = ("tag", "children", "text", "line", "column", "path")
+    __slots__ = ("tag", "children", "parts", "line", "column", "path")
 
     def __init__(self, tag: str, line: int, column: int, path: str):
         self.tag = tag
         self.children: list[_Node] = []
-        self.text = ""
+        self.parts: list[str] = []  # character data, joined once: linear in its length
         self.line = line
         self.column = column
         self.path = path
+
+    @property
+    def text(self) -> str:
+        if len(self.parts) != 1:
+            self.parts = ["".join(self.parts)]
+        return self.parts[0]
 
     def all(self, tag: str) -> list["_Node"]:
         return [c for c in self.children if c.tag == tag]
 
 
-def _parse_xml_tree(data: bytes, out: ProblemList) -> _Node:
-    parser = expat.ParserCreate()
-    stack: list[_Node] = []
-    root: list[_Node] = []
-    counts: list[dict[str, int]] = [{}]
+# Encodings an XML declaration may name: those expat decodes itself (a KTAB file is
+# UTF-8 in practice); anything else is refused before the parser sees it.
+_XML_ENCODINGS = {"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1",
+                  "utf-16"}
+_XML_DECL = re.compile(rb"""^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?\bencoding\s*=\s*(["'])(.*?)\1""",
+                       re.DOTALL)
 
-    def start(tag: str, attrs: dict[str, str]) -> None:
-        parent_counts = counts[-1]
+
+class _Limit(Exception):
+    """A limit of :mod:`stakes.fileio` passed while parsing."""
+
+
+class _TreeBuilder(ContentHandler):
+    def __init__(self, lim) -> None:
+        super().__init__()
+        self.lim = lim
+        self.stack: list[_Node] = []
+        self.counts: list[dict[str, int]] = [{}]
+        self.root: _Node | None = None
+        self.elements = 0
+        self.parser: DefusedExpatParser | None = None  # the SAX driver is its own locator
+
+    def where(self) -> tuple[int | None, int | None]:
+        line = self.parser.getLineNumber() if self.parser is not None else None
+        col = self.parser.getColumnNumber() if self.parser is not None else None
+        return line, None if col is None else col + 1
+
+    def startElement(self, tag: str, attrs) -> None:  # noqa: N802 - SAX's name
+        self.elements += 1
+        if self.elements > self.lim.max_items:
+            raise _Limit(f"more than {self.lim.max_items} elements")
+        if len(self.stack) >= self.lim.max_depth:
+            raise _Limit(f"elements nested more than {self.lim.max_depth} levels deep")
+        parent_counts = self.counts[-1]
         parent_counts[tag] = parent_counts.get(tag, 0) + 1
-        parent_path = stack[-1].path if stack else ""
+        parent_path = self.stack[-1].path if self.stack else ""
         path = f"{parent_path}/{tag}[{parent_counts[tag]}]" if parent_path else tag
-        node = _Node(tag, parser.CurrentLineNumber, parser.CurrentColumnNumber + 1, path)
-        if stack:
-            stack[-1].children.append(node)
+        line, col = self.where()
+        node = _Node(tag, line or 1, col or 1, path)
+        if self.stack:
+            self.stack[-1].children.append(node)
         else:
-            root.append(node)
-        stack.append(node)
-        counts.append({})
+            self.root = node
+        self.stack.append(node)
+        self.counts.append({})
 
-    def end(tag: str) -> None:
-        stack.pop()
-        counts.pop()
+    def endElement(self, tag: str) -> None:  # noqa: N802 - SAX's name
+        self.stack.pop()
+        self.counts.pop()
 
-    def chars(text: str) -> None:
-        if stack:
-            stack[-1].text += text
+    def characters(self, text: str) -> None:
+        if self.stack:
+            self.stack[-1].parts.append(text)
 
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = chars
+
+def _parse_xml_tree(data: bytes, out: ProblemList) -> _Node:
+    """The element tree, from a hardened parser: no DTD, no entity declarations, no
+    external references (defusedxml), bounded depth and element count."""
+    decl = _XML_DECL.match(data[:1024])
+    if decl is not None:
+        enc = decl.group(2).decode("ascii", "replace").strip()
+        if enc.lower() not in _XML_ENCODINGS:
+            line = data.count(b"\n", 0, decl.start(2)) + 1
+            raise out.fail(f"unsupported XML encoding {enc[:40]!r}; save the file as UTF-8",
+                           line, None, None)
+    builder = _TreeBuilder(limits())
+    parser = DefusedExpatParser(forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    parser.setContentHandler(builder)
+    builder.parser = parser
+    parser.setFeature(sax_handler.feature_external_ges, False)
     try:
-        parser.Parse(data, True)
-    except expat.ExpatError as exc:
-        raise out.fail(f"not well-formed XML ({expat.ErrorString(exc.code)}); not a KTAB XML "
-                       "scenario", exc.lineno, exc.offset + 1, None) from None
-    return root[0]
+        parser.feed(data)
+        parser.close()
+    except SAXParseException as exc:
+        msg = str(exc.getMessage())
+        raise out.fail(f"not well-formed XML ({msg}); not a KTAB XML scenario",
+                       exc.getLineNumber(), (exc.getColumnNumber() or 0) + 1, None) from None
+    except DTDForbidden:
+        line, col = builder.where()
+        raise out.fail("XML with a document type declaration (DTD) is not accepted; a KTAB "
+                       "scenario has none", line, col, None) from None
+    except (EntitiesForbidden, ExternalReferenceForbidden):
+        line, col = builder.where()
+        raise out.fail("XML entity declarations and external references are not accepted",
+                       line, col, None) from None
+    except _Limit as exc:
+        line, col = builder.where()
+        raise out.fail(f"XML too large: {exc} (docs/limits.md)", line, col, None) from None
+    except (LookupError, UnicodeError, ValueError) as exc:
+        raise out.fail(f"cannot decode the XML text ({str(exc)[:100]}); save the file as "
+                       "UTF-8", 1, None, None) from None
+    if builder.root is None:
+        raise out.fail("no XML element; not a KTAB XML scenario", 1, None, None)
+    return builder.root
 
 
 _REPEATED = ("Actor", "dName", "dCoord", "dSal", "iaPair")
@@ -599,7 +656,7 @@ def parse_ktab_xml(data: bytes | str, file: str | None = None) -> KtabScenario:
                 vals = [None]
             vectors[block] = vals
         sal = vectors["Salience"]
-        if n_dim and len(sal) == n_dim:
+        if n_dim and len(sal) == n_dim and ael.all("Salience"):
             sal_el = ael.all("Salience")[0]
             _check_salience_sum(sal, out, sal_el.line, sal_el.column,
                                 _simplify(sal_el.path), aname)
@@ -669,12 +726,7 @@ def parse_ktab_xml(data: bytes | str, file: str | None = None) -> KtabScenario:
 
 def read_ktab_xml(path: str | Path) -> KtabScenario:
     """Read a KTAB SMP XML scenario file."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror or exc}", file=str(path)) from None
-    return parse_ktab_xml(data, file=str(path))
+    return parse_ktab_xml(read_input(path), file=str(path))
 
 
 def read_ktab(path: str | Path) -> KtabScenario:
@@ -685,11 +737,10 @@ def read_ktab(path: str | Path) -> KtabScenario:
         return read_ktab_xml(path)
     if suffix == ".csv":
         return read_ktab_csv(path)
-    try:
-        head = path.read_bytes()[:200].lstrip(b"\xef\xbb\xbf \t\r\n")
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror or exc}", file=str(path)) from None
-    return read_ktab_xml(path) if head.startswith(b"<") else read_ktab_csv(path)
+    data = read_input(path)
+    if data[:200].lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return parse_ktab_xml(data, file=str(path))
+    return parse_ktab_csv(data, file=str(path))
 
 
 # --------------------------------------------------------------------------

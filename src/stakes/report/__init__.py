@@ -22,7 +22,8 @@ def report_for_run(store: "Store", ref: str, *, viewers: Sequence[str] | None = 
                    quadrant_round: int = 1) -> Report:
     """The report of a recorded run, with its sweep data when it has some.
 
-    A sweep's per-member forecasts are its ``members`` shards; Sobol indices,
+    A sweep's per-member forecasts are its ``members`` shards (per round) or
+    ``forecasts`` shards (final forecasts, from ``stakes sweep --save``); Sobol indices,
     where a run has them, are its ``sobol`` shards (columns ``issue``,
     ``model``, ``input``, ``S1``, ``S1_conf``, ``ST``, ``ST_conf``).
     """
@@ -32,6 +33,10 @@ def report_for_run(store: "Store", ref: str, *, viewers: Sequence[str] | None = 
     scn = store.scenario(rec.id)
     kinds = {row["kind"] for row in store.shard_rows(rec.id)}
     members = read_shards(store, rec.id, "members") if "members" in kinds else None
+    if members is None and "forecasts" in kinds:
+        # a `stakes sweep --save`: one final forecast per member, model, lever and issue
+        members = read_shards(store, rec.id, "forecasts").assign(round=0)
+        members["final"] = members["forecast"]
     sobol = read_shards(store, rec.id, "sobol") if "sobol" in kinds else None
     rep = build_report(scn, rec.document or {"results": []}, header=rec.header(),
                        members=members, sobol=sobol, viewers=viewers,

@@ -20,9 +20,9 @@ from .catalog import (
     resolve_store_path,
     scenario_hash,
 )
-from .shards import read_shards, run_job, write_shard
+from .shards import read_shards, write_shard
 
 __all__ = [
     "ENV_VAR", "RunRecord", "Store", "StoreError", "default_store_path", "open_store",
-    "record_run", "resolve_store_path", "scenario_hash", "read_shards", "run_job", "write_shard",
+    "record_run", "resolve_store_path", "scenario_hash", "read_shards", "write_shard",
 ]

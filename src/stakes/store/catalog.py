@@ -18,8 +18,11 @@ are recorded as a run whose ``status`` is ``incomplete`` until every chunk
 of its job has been written as a Parquet shard and registered; see
 :mod:`stakes.store.shards`.
 
-DuckDB lets one process write a catalog at a time; a second process gets a
-:class:`StoreError` naming the lock.
+DuckDB lets one process open a catalog for writing at a time, and no reader
+while it is open.  Writers therefore keep it open only for their transactions
+(a sweep opens it once per chunk), and a process that finds it locked tries
+again for up to :data:`WAIT_S` seconds before a :class:`StoreError` says that
+the store is busy.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import math
 import os
 import platform
 import sys
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +49,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..scenario.schema import Scenario
 
 SCHEMA_VERSION = 1
+#: Seconds a process waits for another one to release the catalog before "store busy".
+WAIT_S = 10.0
 ENV_VAR = "STAKES_STORE"
 DEFAULT_NAME = "runs.duckdb"
 
@@ -273,10 +279,13 @@ class Store:
     """An open run store.  Use as a context manager, or call :meth:`close`.
 
     ``read_only`` opens the catalog without taking the writer's lock where
-    DuckDB allows it (it still fails while another process writes).
+    DuckDB allows it.  While another process holds the catalog, opening it is
+    tried again for up to ``wait`` seconds (default :data:`WAIT_S`), then it is
+    a :class:`StoreError` saying the store is busy.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, *, read_only: bool = False):
+    def __init__(self, path: str | os.PathLike | None = None, *, read_only: bool = False,
+                 wait: float | None = None):
         import duckdb
 
         self.path = resolve_store_path(path)
@@ -290,16 +299,28 @@ class Store:
             except OSError as exc:
                 raise StoreError(f"cannot create the folder of the run store {self.path}: "
                                  f"{exc.strerror or exc}") from None
-        try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as exc:
-            msg = str(exc)
-            if "lock" in msg.lower():
-                raise StoreError(f"the run store {self.path} is in use by another process "
-                                 f"({_short(msg)}); wait for it to finish") from None
-            raise StoreError(f"cannot open the run store {self.path}: {_short(msg)}") from None
-        except duckdb.Error as exc:
-            raise StoreError(f"cannot open the run store {self.path}: {_short(str(exc))}") from None
+        # Writers hold the catalog only for one transaction at a time (a sweep opens it
+        # per chunk), so a process that finds it locked waits a little and tries again.
+        deadline = time.monotonic() + (WAIT_S if wait is None else max(0.0, wait))
+        delay = 0.02
+        while True:
+            try:
+                self.con = duckdb.connect(str(self.path), read_only=read_only)
+                break
+            except duckdb.IOException as exc:
+                msg = str(exc)
+                if "lock" not in msg.lower():
+                    raise StoreError(f"cannot open the run store {self.path}: "
+                                     f"{_short(msg)}") from None
+                if time.monotonic() >= deadline:
+                    raise StoreError(f"the run store {self.path} is busy: another process is "
+                                     f"writing it ({_short(msg)}); try again when it has "
+                                     "finished") from None
+                time.sleep(delay)
+                delay = min(0.25, delay * 2)
+            except duckdb.Error as exc:
+                raise StoreError(f"cannot open the run store {self.path}: "
+                                 f"{_short(str(exc))}") from None
         if not read_only:
             self._create_schema()
         else:

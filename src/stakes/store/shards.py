@@ -9,11 +9,12 @@ then registered in the catalog:
 2. the catalog row is inserted in its own transaction.
 
 A chunk counts only once its row is committed.  A process killed between
-the two steps leaves an unregistered file, which :func:`run_job` removes and
-writes again; a process killed during step 1 leaves a temporary file, which
-is removed too.  Readers only ever read registered files, so a killed job
-leaves a consistent store, and resuming it computes exactly the missing
-chunks: no chunk is lost and none is counted twice.  Chunks must therefore
+the two steps leaves an unregistered file, which :func:`clean_unregistered`
+removes before a resumed job writes it again; a process killed during step 1
+leaves a temporary file, which is removed too.  Readers only ever read
+registered files, so a killed job leaves a consistent store, and resuming it
+(``stakes sweep --resume``) computes exactly the missing chunks: no chunk is
+lost and none is counted twice.  Chunks must therefore
 be deterministic functions of their index (seed each one from the job's seed
 and the chunk's members, never from a shared running generator).
 """
@@ -23,10 +24,8 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from .catalog import Store, StoreError
 
@@ -153,46 +152,3 @@ def read_shards(store: Store, run_id: str, kind: str, *, verify: bool = False) -
     if not frames:
         return pd.DataFrame()
     return pd.concat(frames, ignore_index=True)
-
-
-@dataclass
-class JobProgress:
-    """What :func:`run_job` did."""
-
-    n_chunks: int
-    skipped: int  # already registered before this call
-    computed: int
-    removed: int  # leftover files of a killed writer that were cleaned away
-    seconds: float
-
-
-def run_job(
-    store: Store,
-    run_id: str,
-    compute: Callable[[int], "pd.DataFrame"],
-    *,
-    n_chunks: int,
-    kind: str = "members",
-    on_chunk: Callable[[int, int, int], None] | None = None,
-) -> JobProgress:
-    """Compute and record every chunk of ``run_id`` not yet registered.
-
-    ``compute(k)`` returns chunk ``k``'s rows; it must depend on ``k`` only.
-    ``on_chunk(k, done, n_chunks)`` is called after each chunk is recorded.
-    Calling this again after a crash (``--resume``) completes the job.
-    """
-    t0 = time.perf_counter()
-    removed = clean_unregistered(store, run_id, kind)
-    done = store.registered_chunks(run_id, kind)
-    skipped = len(done & set(range(n_chunks)))
-    computed = 0
-    for k in range(n_chunks):
-        if k in done:
-            continue
-        tc = time.perf_counter()
-        frame = compute(k)
-        write_shard(store, run_id, kind, k, frame, seconds=time.perf_counter() - tc)
-        computed += 1
-        if on_chunk is not None:
-            on_chunk(k, skipped + computed, n_chunks)
-    return JobProgress(n_chunks, skipped, computed, len(removed), time.perf_counter() - t0)
