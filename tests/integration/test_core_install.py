@@ -78,3 +78,12 @@ def test_a_missing_extra_is_one_line_and_exit_2(args, extra, tmp_path):
     errors = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
     assert len(errors) == 1 and f"stakes[{extra}]" in errors[0]
     assert "Traceback" not in proc.stderr
+
+
+def test_a_recorded_run_without_the_store_prints_and_notes(tmp_path):
+    proc = _stakes("run", "ec-emissions", "--no-levers", hidden=HEAVY,
+                   env={"STAKES_STORE": str(tmp_path / "store")})
+    assert proc.returncode == 0, proc.stderr
+    assert "emissions" in proc.stdout
+    assert "note: the run was not recorded" in proc.stderr and "stakes[store]" in proc.stderr
+    assert not (tmp_path / "store").exists()

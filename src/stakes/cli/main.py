@@ -171,27 +171,30 @@ def run(
 
         _tables_to(output, draw)
     if save:
-        from ..api import DEFAULT_SCENARIO
-        from ..extras import missing_extra
+        _record(store, scn, results, models=models, options=options, seed=seed,
+                rounds=rounds, source=scenario, label=label)
 
-        try:
-            from ..store import StoreError, record_run
-            from ..store.catalog import command_line
-        except ImportError as exc:
-            missing = missing_extra(exc)
-            if missing is None:
-                raise
-            err.print("note: the run was not recorded: the run store is not installed "
-                      "(pip install 'stakes[store]'; --no-save skips this)", markup=False)
-            return
-        try:
-            rid = record_run(store, scn, results, models=models, options=options, seed=seed,
-                             rounds=rounds, source=scenario or DEFAULT_SCENARIO, label=label,
-                             command=command_line())
-        except StoreError as exc:
-            err.print(f"warning: the run was not recorded: {exc}", markup=False)
-        else:
-            err.print(f"recorded run {rid}", markup=False)
+
+def _record(store, scn, results, *, source, **kw) -> None:
+    """Record a printed run; a busy, broken or absent store costs the record, with a note."""
+    from ..api import DEFAULT_SCENARIO
+    from ..extras import missing_extra
+
+    try:
+        from ..store import StoreError, record_run
+        from ..store.catalog import command_line
+
+        rid = record_run(store, scn, results, source=source or DEFAULT_SCENARIO,
+                         command=command_line(), **kw)
+    except ImportError as exc:
+        if missing_extra(exc) is None:
+            raise
+        err.print("note: the run was not recorded: the run store is not installed "
+                  "(pip install 'stakes[store]'; --no-save skips this)", markup=False)
+    except StoreError as exc:
+        err.print(f"warning: the run was not recorded: {exc}", markup=False)
+    else:
+        err.print(f"recorded run {rid}", markup=False)
 
 
 def _expectations(scn, results, models: list[str], console=None) -> None:
