@@ -188,8 +188,6 @@ def deu3(
                 _write(to_markdown(rep), output)
         else:
             # Drawn whole into memory, then written once (atomically for a regular file).
-            import io
-
             buf = io.StringIO() if output else None
             console = Console(file=buf, width=160, color_system=None) if buf else out
             for line in summary_lines(rep):
