@@ -216,8 +216,6 @@ def deu3(
                           style="dim", highlight=False)
             if buf is not None:
                 _write(buf.getvalue(), output)
-            if fh:
-                fh.close()
 
     go()
 
