@@ -1,7 +1,7 @@
-"""Loop-per-pair reference implementation of the EUM (MODELS.md §2).
+"""Loop-per-pair reference implementation of the EUM (spec §2).
 
 Plain Python, one loop per actor, pair or triple, written straight from the
-equations of Scholz et al. (2011) as specified in MODELS.md §2.  It is slow on
+equations of Scholz et al. (2011) as specified in spec §2.  It is slow on
 purpose: it is the yardstick against which the array kernel
 ``stakes.kernels.eum`` is tested (to 1e-9) and benchmarked.  It depends on
 nothing but the standard library.
@@ -167,7 +167,7 @@ def risk_exponents(x, c, s, lo, delta, o):
 
 
 def choose_offer(x, e_ij, e_ji, delta, o):
-    """New position of every receiver i from its perceptual quadrant (MODELS.md 2.8)."""
+    """New position of every receiver i from its perceptual quadrant (spec §2.8)."""
     n = len(x)
     new_x = []
     for i in range(n):

@@ -50,7 +50,7 @@ class Limits:
     #: Values of a text file, counted before parsing as its separators (line breaks,
     #: commas, tabs, YAML's ``- `` and ``: ``), and XML elements.  The largest
     #: packaged scenario has about 7,400.
-    max_items: int = 100_000
+    max_items: int = 500_000
     #: Actors of one scenario.  The expected utility model's time grows with about the
     #: square of the actor count per round (500 actors, 20 rounds: 1.6 s; 1,000: 7.7 s).
     max_actors: int = 500

@@ -50,8 +50,12 @@ def _vec(arr: np.ndarray, joint: bool) -> Any:
 
 
 def result_to_dict(res: Result) -> dict[str, Any]:
+    from .models import get_model
+
     run = res.run
-    joint = len(run.issue_ids) > 1
+    # The shape follows the model's scope (README, JSON contract), not the issue count:
+    # a joint model on a one-issue scenario still reports lists.
+    joint = get_model(run.model).scope == "joint"
     iv = res.intervention
     return {
         "model": run.model,

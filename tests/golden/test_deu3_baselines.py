@@ -1,4 +1,4 @@
-"""MODELS.md §6: the DEU III extract's counts and baseline MAEs, to ±0.01."""
+"""spec §6: the DEU III extract's counts and baseline MAEs, to ±0.01."""
 
 from __future__ import annotations
 

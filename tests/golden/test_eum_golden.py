@@ -1,4 +1,4 @@
-"""Golden tests of the EUM on the EC emissions example (MODELS.md 2.11).
+"""Golden tests of the EUM on the EC emissions example (spec §2.11).
 
 Reference numbers: the replication code of Scholz et al. (2011)
 (jmckib/bdm-scholz-expected-utility-model), with the default options.
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.golden
 
 REFERENCE = (Path(__file__).resolve().parents[2] / ".." / "shared" / "reference").resolve()
 
-# Bueno de Mesquita 1994, p. 78; Scholz et al. 2011, Table 1 (MODELS.md 2.11).
+# Bueno de Mesquita 1994, p. 78; Scholz et al. 2011, Table 1 (spec §2.11).
 ACTORS = ["NL", "BE", "LU", "DE", "FR", "IT", "UK", "IE", "DK", "GR"]
 NAMES = ["Netherlands", "Belgium", "Luxembourg", "Germany", "France", "Italy", "UK", "Ireland",
          "Denmark", "Greece"]
@@ -61,7 +61,7 @@ TRAJECTORY = np.array([
 # Round means read off Scholz et al. 2011's plotted series (±0.05 reading error).
 PUBLISHED_MEANS = np.array([7.4, 7.4, 7.5, 7.6, 7.3, 7.3, 7.4, 7.5, 7.6, 7.3, 7.2])
 
-# dmasad/BDM_DecisionModel_Replication's round-1 r: a known-wrong variant (MODELS.md 2.12).
+# dmasad/BDM_DecisionModel_Replication's round-1 r: a known-wrong variant (spec §2.12).
 DMASAD_R1 = np.array([1.127, 0.781, 0.5, 1.127, 1.078, 1.078, 2.0, 0.525, 1.472, 1.140])
 
 IX = {a: k for k, a in enumerate(ACTORS)}
@@ -163,14 +163,14 @@ def test_known_wrong_dmasad_risk_vector_is_not_reproduced():
 
 
 def test_capitulation_off_gives_same_trajectory():
-    # MODELS.md 2.8: on this example capitulation never decides a move.
+    # spec §2.8: on this example capitulation never decides a move.
     on = run_eum(X, C, S, max_rounds=10, capitulation=True)
     off = run_eum(X, C, S, max_rounds=10, capitulation=False)
     np.testing.assert_array_equal(on.positions, off.positions)
 
 
 def test_smallest_move_rule_changes_round_four():
-    # MODELS.md 2.8: the lowest-position compromise rule is what makes Belgium jump to 4.8009.
+    # spec §2.8: the lowest-position compromise rule is what makes Belgium jump to 4.8009.
     tr = run_eum(X, C, S, max_rounds=10, offer_priority="bdm_smallest_move")
     assert abs(tr.positions[4, IX["BE"]] - 4.8009) > 0.1
 

@@ -1,7 +1,7 @@
-"""Exchange model: the cross-check numbers of MODELS.md 4.6.
+"""Exchange model: the cross-check numbers of spec §4.6.
 
 The reference numbers come from decide-exchange-model 2022.1.28 run through its
-API with ``EqualGainModel.ALLOW_RANDOM = False`` (MODELS.md 4.6, 4.7).  Outcomes
+API with ``EqualGainModel.ALLOW_RANDOM = False`` (spec §4.6, 4.7).  Outcomes
 are compared on decide's 0-100 scale to the printed 4 decimals (tolerance
 0.6e-4), the hand-worked first exchange of the sample data to +-0.001 (the
 tolerance of decide's own test), exchange counts exactly.
@@ -92,7 +92,7 @@ def test_sample_first_exchange_willems_wcentr():
 
 # --------------------------------------------------------------------- sample data
 
-SAMPLE_TABLE = {  # issue: outcomes of rounds 0-3 on the 0-100 scale (MODELS.md 4.6)
+SAMPLE_TABLE = {  # issue: outcomes of rounds 0-3 on the 0-100 scale (spec §4.6)
     "tolheffing-binnenstad": (49.3532, 67.1779, 69.7596, 60.2404),
     "tol-hoogte": (27.2460, 48.6005, 54.3592, 58.2697),
     "wanneer-tol": (50.5789, 50.6828, 50.4488, 66.7549),
@@ -177,7 +177,7 @@ def test_cop21_round_1_and_10_outcomes():
 
 
 def test_float_arithmetic_departs_where_documented():
-    """MODELS.md 4.1: float64 leaves decide in round 1 of the sample data."""
+    """spec §4.1: float64 leaves decide in round 1 of the sample data."""
     problem = decide_to_problem(read_decide(_path("sample_data.txt")))
     run = Exchange().run(
         problem, ExchangeOptions(arithmetic="float", rounds=1), Schedule.empty(),

@@ -10,7 +10,7 @@ Two layers:
   realised exchanges of round 1, compared with a relative tolerance of 1e-9;
 * the same for the random-rate variant (``p = 0.5``): decide run after
   ``random.seed(42)`` and stakes with ``seed = 42`` make the same draws in the
-  same order, so the randomised runs agree as well (MODELS.md 4.5 calls this
+  same order, so the randomised runs agree as well (spec §4.5 calls this
   variant "not cross-checked numerically"; these files are that check);
 * decide run live, when its environment exists (``STAKES_DECIDE_PYTHON`` or
   ``.decide-venv/bin/python`` in the repository): the exact 28-digit decimals of

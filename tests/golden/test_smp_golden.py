@@ -1,10 +1,10 @@
-"""SMP against KTAB 1.4's reference runs (MODELS.md 3.7).
+"""SMP against KTAB 1.4's reference runs (spec §3.7).
 
-Tolerances (MODELS.md 3.7): number of states exact; positions within 0.01 on
+Tolerances (spec §3.7): number of states exact; positions within 0.01 on
 0-100 (and, as the section explains, in fact exact); probabilities and stop
 ratios within 2e-4 (KTAB prints them rounded to 4 decimals).  The derived
 summary figures (expected outcome, capability-weighted mean) are compared
-within 0.01: MODELS.md derived them from the printed, rounded table, whose
+within 0.01: the specification (docs/spec/) derived them from the printed, rounded table, whose
 probabilities sum to 1.0001 for dummyData_3Dim.
 """
 
@@ -124,7 +124,7 @@ def test_dummy3_summary(dummy3):
                                rtol=0, atol=DERIVED_TOL)
 
 
-# Turn 1 in detail (MODELS.md 3.7): i -> (p_i, R_i, target, dEU, P_ij, b^I, b^R)
+# Turn 1 in detail (spec §3.7): i -> (p_i, R_i, target, dEU, P_ij, b^I, b^R)
 D3_TURN1 = [
     (0.0018, -0.5000, 6, 0.0947, 0.7643, (75.61, 24.78, 71.95), (75.61, 24.79, 71.95)),
     (0.0209, -0.4593, 0, 0.2810, 0.7964, (81.69, 73.16, 64.50), (81.69, 73.16, 64.50)),
@@ -157,7 +157,7 @@ def test_dummy3_turn1_risk_and_targets(dummy3_trace):
     np.testing.assert_array_equal(tr["target"], ref[:, 2].astype(int))
     np.testing.assert_allclose(tr["gain"], ref[:, 3], rtol=0, atol=PROB_TOL)
     np.testing.assert_allclose(tr["P"], ref[:, 4], rtol=0, atol=PROB_TOL)
-    # Actor 6's best target has P_ij < 1/2 (MODELS.md 3.4 step 3.5).
+    # Actor 6's best target has P_ij < 1/2 (spec §3.4 step 3.5).
     assert tr["P"][6] < 0.5
 
 

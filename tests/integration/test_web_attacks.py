@@ -405,7 +405,7 @@ def test_cancel_ends_a_running_job_and_its_worker(live):
         assert r.status_code == 303
         job = c.post("/api/jobs", json={"scenario": "long", "models": ["eum"],
                                         "rounds": 1000}).json()
-        assert job["state"] in ("queued", "running")
+        assert job.get("state") in ("queued", "running"), job
         wait_state(lambda: c.get(f"/api/jobs/{job['id']}").json(), {"running"})
         workers = app.state.stakes.pool.workers
         pids = {w.proc.pid for w in workers if w.proc is not None}

@@ -1,4 +1,4 @@
-"""Baselines: compromise, weighted median / Condorcet winner, status quo (MODELS.md §5)."""
+"""Baselines: compromise, weighted median / Condorcet winner, status quo (spec §5)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def _forecast(scn, model, **opts):
 
 
 def test_ec_round0_baselines(ec_scenario):
-    # MODELS.md 2.11: c·s-weighted mean 7.390, weighted median 7, Condorcet winner 7.
+    # spec §2.11: c·s-weighted mean 7.390, weighted median 7, Condorcet winner 7.
     mean, _ = _forecast(ec_scenario, "compromise")
     assert mean == pytest.approx(7.390, abs=5e-4)
     med, run = _forecast(ec_scenario, "median")

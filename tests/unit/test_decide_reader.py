@@ -1,4 +1,4 @@
-"""Reader of decide's tab-separated input (MODELS.md §7): bad inputs, reference files."""
+"""Reader of decide's tab-separated input (spec §7): bad inputs, reference files."""
 
 from __future__ import annotations
 
@@ -260,7 +260,7 @@ def test_text_argument(tmp_path):
 
 # --------------------------------------------------------------------- reference files
 
-COUNTS = {  # actors, issues, #D rows (MODELS.md §7)
+COUNTS = {  # actors, issues, #D rows (spec §7)
     "sample_data.txt": (10, 6, 60),
     "copenhagen.csv": (11, 7, 75),
     "cop21.csv": (15, 13, 181),

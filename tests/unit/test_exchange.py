@@ -122,7 +122,7 @@ def test_scale_helpers():
     assert f == Decimal("38.46153846153846153846153845")
     assert abs(denormalise(f, "0.5", "7") - Decimal(3)) < Decimal("1e-26")
     assert denormalise(0, "0.5", "7") == Decimal("0.5")
-    # the blend of MODELS.md 4.4 step 5, with the binary constants 0.4 and 0.1
+    # the blend of spec §4.4 step 5, with the binary constants 0.4 and 0.1
     assert abs(blend_position("0.5", 0, 100) - 30) < Decimal("1e-14")
     assert blend_position("0.5", 0, 100) != 30
     assert blend_position(0.5, 0.0, 100.0, "float") == pytest.approx(30.0)

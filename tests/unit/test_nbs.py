@@ -1,4 +1,4 @@
-"""The Nash bargaining solution proper (MODELS.md 5.4)."""
+"""The Nash bargaining solution proper (spec §5.4)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from stakes.scenario.yaml_io import dumps_scenario, loads_scenario
 REFERENCE = (Path(__file__).parents[2] / ".." / "shared" / "reference").resolve()
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
-# file, format, actors, issues, entries (MODELS.md section 7 and the folder READMEs)
+# file, format, actors, issues, entries (spec §7 and the folder READMEs)
 REFERENCE_FILES = [
     ("jmckib-bdm-scholz/ExampleActors.csv", "bdm-csv", 10, 1, 10),
     ("jmckib-bdm-scholz/Sultan.csv", "bdm-csv", 17, 1, 17),

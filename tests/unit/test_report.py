@@ -146,7 +146,7 @@ def test_lever_effects_chart_with_and_without_intervals():
 
 @pytest.mark.golden
 def test_quadrant_points_reproduce_belgium_round_1(ec):
-    """MODELS.md 2.11 (b): Belgium's perceptual quadrant, round 1 (tolerance 1e-3)."""
+    """spec §2.11 (b): Belgium's perceptual quadrant, round 1 (tolerance 1e-3)."""
     others, x, y = quadrant_points(ec, "emissions", "BE")
     got = dict(zip(others, zip(x, y)))
     expected = {"LU": (0.606, 0.242), "FR": (-0.115, 0.243), "IT": (-0.115, 0.243),

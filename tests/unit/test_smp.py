@@ -20,7 +20,7 @@ from stakes.models.smp import SMP, SMPOptions
 
 REFERENCE = (Path(__file__).parents[2] / ".." / "shared" / "reference").resolve()
 
-# dummyData_3Dim (MODELS.md 3.7), inlined so that these tests need no shared data.
+# dummyData_3Dim (spec §3.7), inlined so that these tests need no shared data.
 D3_CAP = [102.543, 53.393, 129.643, 75.92, 63.224, 120.048, 54.178]
 D3_POS = [
     [75.79, 6.37, 70.45], [82.72, 73.50, 64.00], [82.45, 90.89, 0.07], [62.52, 50.82, 62.33],
@@ -115,7 +115,7 @@ def test_ktab_bargain_bug_changes_the_receiver_interpolation(d3):
 
 
 def test_big_r_adjust_full_runs_and_uses_objective_risk(d3):
-    # KTAB 1.4 aborts on Full (MODELS.md 3.6 item 2); here it is r^h_i = R_i.
+    # KTAB 1.4 aborts on Full (spec §3.6 item 2); here it is r^h_i = R_i.
     r = run(d3, big_r_adjust="Full")
     assert r.stop == "converged"
     R = np.array([0.3, -0.2, 1.0])
@@ -150,7 +150,7 @@ def test_kernel_params_refuse_bad_values():
 
 
 # --------------------------------------------------------------------------
-# Third-party commitment (MODELS.md 3.6 item 3)
+# Third-party commitment (spec §3.6 item 3)
 
 
 @pytest.mark.parametrize("tpc", ["NoCommit", "FullCommit"])
@@ -206,7 +206,7 @@ def test_side_dependent_third_parties_vote_by_preference():
 
 
 # --------------------------------------------------------------------------
-# Stochastic transitions (MODELS.md 3.6 item 1)
+# Stochastic transitions (spec §3.6 item 1)
 
 
 def test_stochastic_same_seed_identical(d3):
@@ -527,7 +527,7 @@ def test_positions_stay_on_scale_and_probabilities_sum_to_one(problem, pcem, ivb
 def _grouping_is_unambiguous(pos: np.ndarray, span: float, tol: float = 1e-3) -> bool:
     """True when positions are either identical or farther apart than the tolerance.
 
-    Otherwise the unique positions (MODELS.md 3.5) depend on actor order by design:
+    Otherwise the unique positions (spec §3.5) depend on actor order by design:
     the first actor of a near-coincident group becomes its representative.
     """
     x = pos / span
@@ -559,4 +559,4 @@ def test_permuting_actors_permutes_results(problem, rnd):
                                        np.array(ra.extra["prob"])[perm], atol=1e-9)
             np.testing.assert_allclose(rb.forecast, ra.forecast, atol=1e-9)
         # Otherwise the representative of a near-coincident group depends on actor
-        # order (KTAB's scan, MODELS.md 3.5), and with it the probabilities.
+        # order (KTAB's scan, spec §3.5), and with it the probabilities.

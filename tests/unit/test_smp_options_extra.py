@@ -14,7 +14,7 @@ from stakes.errors import ModelError, OptionError
 from stakes.models.base import Problem, Schedule
 from stakes.models.smp import SMP, SMPOptions
 
-# dummyData_3Dim (MODELS.md 3.7): 7 actors, 3 issues, saliences summing to <= 1.
+# dummyData_3Dim (spec §3.7): 7 actors, 3 issues, saliences summing to <= 1.
 CAP = [102.543, 53.393, 129.643, 75.92, 63.224, 120.048, 54.178]
 POS = [
     [75.79, 6.37, 70.45], [82.72, 73.50, 64.00], [82.45, 90.89, 0.07], [62.52, 50.82, 62.33],

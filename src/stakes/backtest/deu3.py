@@ -2,7 +2,7 @@
 
 DEU III (Arregui & Perarnaud 2021, doi:10.34810/data53) records, for EU legislative
 issues 1996–2019, every actor's position and salience on a 0–100 scale, the reference
-point (status quo) and the outcome (MODELS.md §6).  The file read here is the
+point (status quo) and the outcome (spec §6).  The file read here is the
 tab-separated extract layout: a header row, a row of GDP figures per actor column
 (the capability proxy of the extract), then one issue per row.
 
@@ -176,7 +176,7 @@ def read_deu3(path: str | Path) -> Deu3Data:
     if missing or dupes:
         if missing:
             bad(1, None, "missing column(s) " + ", ".join(missing)
-                + " (expected the DEU III extract layout, MODELS.md §6)")
+                + " (expected the DEU III extract layout, spec §6)")
         if dupes:
             bad(1, None, "duplicate column(s) " + ", ".join(dupes))
         raise InputError(problems)

@@ -168,7 +168,7 @@ class Backend:
 
         ``x, c, s``: (T, n); ``lo, delta``: (T,) range used for Δ while
         ``delta_fixed``; otherwise Δ is the spread of each round's input
-        positions (Scholz et al. 2011; MODELS.md 2.1).  JAX returns at once
+        positions (Scholz et al. 2011; spec §2.1).  JAX returns at once
         (its work runs in the background); :meth:`fetch` waits for it.
         """
         return self._submit(x, c, s, lo, delta, int(n_rounds), opts, bool(delta_fixed))

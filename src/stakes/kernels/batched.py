@@ -6,7 +6,7 @@ what the model's own ``run`` returns for that row (to rounding).
 
 EUM (Bueno de Mesquita 1994; Scholz et al. 2011).  The round step is
 :func:`stakes.kernels.eum.eum_round`, run by a :mod:`backend <.backend>`;
-this module adds the stopping rules of MODELS.md 2.9 for every run
+this module adds the stopping rules of spec §2.9 for every run
 separately.  Runs that stop are removed from the batch after each round (the
 batch is compacted on the host), so a run costs the rounds it needs and the
 batch ends with its slowest run.  Runs from several jobs (issues, levers)
@@ -45,7 +45,7 @@ LeverFn = Callable[[np.ndarray, np.ndarray, np.ndarray],
 
 @dataclass(frozen=True)
 class EUMSettings:
-    """Everything but the per-round options that decides a run (MODELS.md 2.9, 2.10)."""
+    """Everything but the per-round options that decides a run (spec §2.9, 2.10)."""
 
     opts: KernelOptions = KernelOptions()
     max_rounds: int = 50
@@ -270,7 +270,7 @@ def _hash_multipliers(n: int) -> np.ndarray:
 
 def _finish_pool(be: Backend, p: _Pool, st: EUMSettings, forecast, stop, rounds, cycle,
                  on_done) -> None:
-    """Rounds after the restart, each run until its own stopping rule (MODELS.md 2.9).
+    """Rounds after the restart, each run until its own stopping rule (spec §2.9).
 
     Mirrors :class:`stakes.models.eum.EUM` and its ``StopTracker``: before
     each round a run without disagreement stops ("converged", with the
@@ -389,11 +389,11 @@ def eum_fixed_rounds(x, c, s, n_rounds: int, opts: KernelOptions = KernelOptions
 
 
 # --------------------------------------------------------------------------
-# Baselines and the Nash bargaining solution (MODELS.md 5.1, 5.2, 5.4)
+# Baselines and the Nash bargaining solution (spec §5.1, 5.2, 5.4)
 
 
 def weights(xp, c, s, how: str):
-    """Weights of the baselines: cs, s, c or equal (MODELS.md 5.1)."""
+    """Weights of the baselines: cs, s, c or equal (spec §5.1)."""
     if how == "cs":
         return c * s
     if how == "s":
@@ -417,7 +417,7 @@ def weighted_median(xp, x, w, tie: str = "lower"):
 
     The first sorted position at which the cumulative weight reaches half the
     total; with ``midpoint``, an exact half averages with the next distinct
-    position (Thomson et al. 2006; MODELS.md 5.2).
+    position (Thomson et al. 2006; spec §5.2).
     """
     n = x.shape[-1]
     order = xp.argsort(x, axis=-1, stable=True)
@@ -446,7 +446,7 @@ NBS_ITERATIONS = 200
 
 
 def nbs_issue(xp, x, s, w, q, lo: float, hi: float, kappa: int):
-    """Row-wise Nash bargaining solution on one issue (Nash 1950; MODELS.md 5.4).
+    """Row-wise Nash bargaining solution on one issue (Nash 1950; spec §5.4).
 
     Batched form of :func:`stakes.models.nbs.solve_issue`: the bisection on
     the sign of the objective's slope runs for every row at once, each row

@@ -27,7 +27,7 @@ import numpy as np
 # (median ties, equal exposure).  They only guard exact ties of the mathematics
 # against rounding noise.
 _TIE_RTOL = 1e-12
-# Positions are rounded to this fraction of Δ before cycle detection (MODELS.md 2.9).
+# Positions are rounded to this fraction of Δ before cycle detection (spec §2.9).
 CYCLE_QUANTUM = 1e-9
 # Number of evenly spaced test positions of risk_domain="positions" (BDM 1994).
 RISK_GRID_POINTS = 11
@@ -50,7 +50,7 @@ class KernelOptions:
     risk_domain: str = "actors"  # "actors" | "positions"
     compromise: str = "proportional"  # "proportional" | "eu_weighted"
     offer_priority: str = "scholz_code"  # "scholz_code" | "bdm_smallest_move"
-    capitulation: bool = False  # the reference code never fires it (MODELS.md 2.8)
+    capitulation: bool = False  # the reference code never fires it (spec §2.8)
     median_tie: str = "lower"  # "lower" | "midpoint"
 
     def __post_init__(self) -> None:
@@ -112,7 +112,7 @@ def median_position(xp, x, w, *, tie: str = "lower"):
 
     With r = 1 the votes are linear, ``Σ_k v_k(a, b) ∝ D(b) − D(a)`` with
     ``D(a) = Σ_k w_k |x_k − a|``, so the winner is the actor position minimising
-    D: the w-weighted median (Bueno de Mesquita 1994; MODELS.md 2.7).  Ties
+    D: the w-weighted median (Bueno de Mesquita 1994; spec §2.7).  Ties
     between distinct positions: the lower one or the midpoint of the tied range.
     """
     dev = xp.sum(w[..., None, :] * xp.abs(x[..., None, :] - x[..., :, None]), axis=-1)
@@ -254,7 +254,7 @@ def _probability(xp, num_ij, num_ji, global_den, same, prob: str):
 
 
 def probabilities(xp, x, c, s, r, delta, *, prob: str = "scholz_code", method: str = "auto"):
-    """P[..., i, j], the probability that i prevails over j (MODELS.md 2.4).
+    """P[..., i, j], the probability that i prevails over j (spec §2.4).
 
     ``r``: the voters' risk exponents, or ``None`` for risk-neutral votes (r = 1).
 
@@ -445,7 +445,7 @@ def _first_best(xp, x, key, new):
     ``key`` is +inf where a proposer makes no offer.  Exact ties go to the
     proposer listed first: argmin returns the first minimum in numpy and JAX
     alike, as Python's ``min`` over actors in input order does in the reference
-    code (MODELS.md 2.8).  A receiver with no offer stays at ``x``.
+    code (spec §2.8).  A receiver with no offer stays at ``x``.
     """
     j = xp.argmin(key, axis=-1)[..., None]
     best = xp.take_along_axis(key, j, axis=-1)[..., 0]
@@ -454,7 +454,7 @@ def _first_best(xp, x, key, new):
 
 
 def offers(xp, x, e_ij, e_ji, delta, opts: KernelOptions):
-    """New positions from the perceptual quadrants (MODELS.md 2.8).
+    """New positions from the perceptual quadrants (spec §2.8).
 
     Row i is the receiver, column j the proposer; ``E_i = E^i(U_ij)``,
     ``E_j = E^i(U_ji)``.  Strict inequalities: boundaries give no offer.
@@ -482,7 +482,7 @@ def offers(xp, x, e_ij, e_ji, delta, opts: KernelOptions):
         # al. 2011 replication code).  Conflict and capitulation offers are
         # ranked by the move they ask for; compromise offers by the EU-weighted
         # point K between receiver and proposer, although the receiver then
-        # moves to the offer's own position (MODELS.md 2.8).
+        # moves to the offer's own position (spec §2.8).
         kind = xp.where(conflict, 0, xp.where(compromise, 1, xp.where(capitulate, 2, 3)))
         best_kind = xp.min(kind, axis=-1, keepdims=True)
         wsum = abs_i + abs_j
@@ -498,7 +498,7 @@ def offers(xp, x, e_ij, e_ji, delta, opts: KernelOptions):
 
 def eum_round(xp, x, c, s, lo, delta, opts: KernelOptions = KernelOptions(),
               mu=None) -> RoundResult:
-    """One EUM round for a batch (Scholz et al. 2011, appendix; MODELS.md 2.9).
+    """One EUM round for a batch (Scholz et al. 2011, appendix; spec §2.9).
 
     ``x, c, s``: (B, n); ``lo, delta``: (B,) lower end and width of the range
     used for Δ (and for the grid of risk_domain="positions").  ``mu``: the
@@ -547,7 +547,7 @@ def iterate_rounds(xp, x, c, s, n_rounds: int, opts: KernelOptions = KernelOptio
 
 @dataclass
 class StopTracker:
-    """Stopping rules of MODELS.md 2.9: tolerance, cycle detection.
+    """Stopping rules of spec §2.9: tolerance, cycle detection.
 
     ``tol`` is relative: a round converges when no position moves by more than
     ``tol · Δ``.  Cycle detection compares positions rounded to 1e-9 · Δ.
@@ -618,7 +618,7 @@ def run_eum(
     delta_fixed: bool = True,
     **options: Any,
 ) -> EUMTrajectory:
-    """Run one EUM issue until convergence, a cycle or ``max_rounds`` (MODELS.md 2.9).
+    """Run one EUM issue until convergence, a cycle or ``max_rounds`` (spec §2.9).
 
     ``options`` are the fields of :class:`KernelOptions`.
     """
@@ -686,7 +686,7 @@ def first_round(x, c, s, **options: Any) -> RoundResult:
 
 
 def round_one_risk(x, c, s, **options: Any) -> np.ndarray:
-    """Risk exponents r at the start of round 1 (MODELS.md 2.11 table a)."""
+    """Risk exponents r at the start of round 1 (spec §2.11 table a)."""
     return first_round(x, c, s, **options).risk
 
 
@@ -694,7 +694,7 @@ def perceptual_quadrant(x, c, s, actor: int, **options: Any) -> tuple[np.ndarray
     """Actor ``actor``'s round-1 quadrant: (E^i(U_ij), E^i(U_ji)) for every j.
 
     x = E^i(U_ij) and y = E^i(U_ji) of Bueno de Mesquita (1994)'s plot, both
-    with i's risk exponent (MODELS.md 2.11 table b).
+    with i's risk exponent (spec §2.11 table b).
     """
     res = first_round(x, c, s, **options)
     return res.e_ij[actor].copy(), res.e_ji[actor].copy()

@@ -1,8 +1,8 @@
 """Kernel of the Stokman exchange model: equal gain and its random-rate variant.
 
 Stokman & Van Oosten (1994) exchange of voting positions, in the form of the
-reference implementation decide-exchange-model 2022.1.28 (MODELS.md §4), and
-the randomised equal-gain variant of Dijkstra et al. (2018) (MODELS.md 4.5).
+reference implementation decide-exchange-model 2022.1.28 (spec §4), and
+the randomised equal-gain variant of Dijkstra et al. (2018) (spec §4.5).
 
 Everything here works on decide's internal 0-100 scale (see :func:`normalise`).
 Numbers are either :class:`decimal.Decimal` in a private 28-digit,
@@ -11,7 +11,7 @@ or Python floats (``arithmetic="float"``).  Both run through the same code: the
 formulas are written once, with the grouping of every product and sum exactly as
 decide evaluates it, because the reference data contain exact ties and
 knife-edge equalities that decide resolves by the last digit of its rounding
-(MODELS.md 4.1).
+(spec §4.1).
 
 The round loop is sequential by nature (realise the best candidate, update the
 ones it affects, repeat).  What does not depend on that order is done with
@@ -19,7 +19,7 @@ numpy: the left/right classification of actors and the group building that
 yields the candidate pairs.  Candidates affected by a realised exchange are
 found through an index keyed by (actor, supply issue) and (actor, demand issue)
 instead of a scan of the whole list; untouched candidates are never looked at
-(decide also leaves them alone, MODELS.md 4.4 step 3).
+(decide also leaves them alone, spec §4.4 step 3).
 
 Absent actor-issue entries are ``None`` in the nested lists this kernel takes.
 
@@ -124,7 +124,7 @@ def numbers(arithmetic: str) -> _Numbers:
 
 
 def scale_factor(lo: Any, hi: Any, arithmetic: str = "decimal28"):
-    """decide's ``f = 100 / (hi - lo)`` (MODELS.md 4.1), or 0 for an empty range."""
+    """decide's ``f = 100 / (hi - lo)`` (spec §4.1), or 0 for an empty range."""
     nb = _Numbers(arithmetic)
     with decimal.localcontext(DECIMAL28):
         lo, hi = nb.num(lo), nb.num(hi)
@@ -135,7 +135,7 @@ def scale_factor(lo: Any, hi: Any, arithmetic: str = "decimal28"):
 
 
 def normalise(value: Any, lo: Any, hi: Any, arithmetic: str = "decimal28"):
-    """Map a position on ``[lo, hi]`` to 0-100: ``(x - lo) * f`` (MODELS.md 4.1)."""
+    """Map a position on ``[lo, hi]`` to 0-100: ``(x - lo) * f`` (spec §4.1)."""
     nb = _Numbers(arithmetic)
     f = scale_factor(lo, hi, arithmetic)
     with decimal.localcontext(DECIMAL28):
@@ -157,7 +157,7 @@ def denormalise(value: Any, lo: Any, hi: Any, arithmetic: str = "decimal28"):
 
 
 class _Side:
-    """One side of a candidate exchange (MODELS.md 4.3 step 4)."""
+    """One side of a candidate exchange (spec §4.3 step 4)."""
 
     __slots__ = (
         "actor", "sup", "dem", "x", "start", "d", "moves", "move", "y",
@@ -236,14 +236,14 @@ class Realised:
 
 @dataclass
 class RoundResult:
-    """What one round produces (MODELS.md 4.4 steps 4-5), 0-100 scale.
+    """What one round produces (spec §4.4 steps 4-5), 0-100 scale.
 
     ``start_outcome``: ``O_d`` of the round-start positions; ``outcome``: the
     reported outcome (``O_d`` of the voting positions); ``voting``: the
     end-of-round voting positions; ``next_start``: the positions the next round
     starts from (after ``carry_over``); ``externalities``: per actor, the sum of
     the externalities it received as a third party of the realised exchanges
-    (MODELS.md 4.4).  ``None`` marks absent entries and issues without actors.
+    (spec §4.4).  ``None`` marks absent entries and issues without actors.
     """
 
     start_outcome: list
@@ -272,9 +272,9 @@ class ExchangeKernel:
 
     ``order``: optionally, per issue, the actor indices in the order in which the
     sums over that issue run (decide sums in input-row order); by default actor
-    order.  Groups and candidates always follow actor order (MODELS.md 4.3).
+    order.  Groups and candidates always follow actor order (spec §4.3).
 
-    ``p``: random-rate parameter (0 = equal gain, MODELS.md 4.5).
+    ``p``: random-rate parameter (0 = equal gain, spec §4.5).
     ``tie_break``: ``list_order`` (decide with ``ALLOW_RANDOM = False``) or
     ``random``.  ``rand``: the generator of the random draws (``p > 0`` or
     ``tie_break="random"``); a :class:`random.Random`, the generator decide
@@ -379,7 +379,7 @@ class ExchangeKernel:
         return S, prods, out
 
     def outcome(self, x: list | None = None) -> list:
-        """``O_d`` (MODELS.md 4.2) of positions ``x`` (default: the current ones)."""
+        """``O_d`` (spec §4.2) of positions ``x`` (default: the current ones)."""
         with decimal.localcontext(DECIMAL28):
             return self._issue_sums(self.position if x is None else x)[2]
 
@@ -391,7 +391,7 @@ class ExchangeKernel:
 
 
 class _Round:
-    """One round of MODELS.md 4.4 on the kernel's current positions."""
+    """One round of spec §4.4 on the kernel's current positions."""
 
     def __init__(self, k: ExchangeKernel):
         self.k = k
@@ -461,7 +461,7 @@ class _Round:
     # ------------------------------------------------------------ move test
 
     def move_ok(self, side: _Side, m) -> bool:
-        """MODELS.md 4.4 step 5 (``m`` is the last entry of the side's history)."""
+        """spec §4.4 step 5 (``m`` is the last entry of the side's history)."""
         a = abs(m)
         if a > 100 or a <= self.nb.eps:
             return False
@@ -484,7 +484,7 @@ class _Round:
     # ------------------------------------------------------------ computing a candidate
 
     def compute(self, E: _Candidate) -> None:
-        """Equal-gain moves, gain and validity of E (MODELS.md 4.4), then 4.5 if p > 0."""
+        """Equal-gain moves, gain and validity of E (spec §4.4), then 4.5 if p > 0."""
         self.computations += 1
         X, Y = E.X, E.Y
         S = self.S
@@ -539,7 +539,7 @@ class _Round:
             self.randomise(E)
 
     def outcome_cap(self, E: _Candidate, A: _Side, B: _Side) -> bool:
-        """The outcome cap for side A with partner B (MODELS.md 4.4).
+        """The outcome cap for side A with partner B (spec §4.4).
 
         Only the side of ``t`` on which ``n1`` falls matters here, so ``t - n1``
         is first estimated as ``(t - n0) - move * c s / S`` (two operations
@@ -644,7 +644,7 @@ class _Round:
         A.eu_max = g - (sigma * A.s_sup) * d1
 
     def randomised_gain(self, E: _Candidate, A: _Side, B: _Side, v: float, z) -> None:
-        """Perturb A's gain and derive both moves from it (MODELS.md 4.5)."""
+        """Perturb A's gain and derive both moves from it (spec §4.5)."""
         p = self.k.p
         S = self.S
         eu = E.gain
@@ -684,7 +684,7 @@ class _Round:
                 move_j = (erp * S[B.sup]) / B.cs
                 euj = abs(erp * B.s_sup - erq * B.s_dem)
                 # decide keeps A's full (already signed) move here; the sign flip
-                # below then turns a downward move upward (MODELS.md 4.5).
+                # below then turns a downward move upward (spec §4.5).
                 move_i = move_i_a
         A.eu = eui
         B.eu = euj
@@ -706,7 +706,7 @@ class _Round:
     # ------------------------------------------------------------ candidates
 
     def candidates(self) -> list[_Candidate]:
-        """Groups and candidate list of MODELS.md 4.3, in decide's creation order."""
+        """Groups and candidate list of spec §4.3, in decide's creation order."""
         k = self.k
         n, D = k.n, k.D
         x = self.x0
@@ -771,7 +771,7 @@ class _Round:
     # ------------------------------------------------------------ update E w.r.t. R
 
     def update(self, E: _Candidate, R: _Candidate) -> None:
-        """MODELS.md 4.4 round loop step 3."""
+        """spec §4.4 round loop step 3."""
         EX, EY, RX, RY = E.X, E.Y, R.X, R.Y
         recalc = False
         for side in (EX, EY):
@@ -914,7 +914,7 @@ class _Round:
         )
 
     def externalities(self, realised: list[_Candidate]) -> list:
-        """Third-party externalities summed per actor (MODELS.md 4.4)."""
+        """Third-party externalities summed per actor (spec §4.4)."""
         k = self.k
         x0 = self.x0
         sal = k.salience
@@ -934,7 +934,7 @@ class _Round:
 
 
 def blend_position(salience, start, voting, arithmetic: str = "decimal28"):
-    """The next round's start position of a moved actor (MODELS.md 4.4 step 5)."""
+    """The next round's start position of a moved actor (spec §4.4 step 5)."""
     nb = _Numbers(arithmetic)
     with decimal.localcontext(DECIMAL28):
         s, x0, y = nb.num(salience), nb.num(start), nb.num(voting)
@@ -943,6 +943,6 @@ def blend_position(salience, start, voting, arithmetic: str = "decimal28"):
 
 
 def outcome_of(position: list, salience: list, capability: list, arithmetic: str = "decimal28"):
-    """``O_d`` (MODELS.md 4.2) of nested lists ``[actor][issue]`` (``None`` = absent)."""
+    """``O_d`` (spec §4.2) of nested lists ``[actor][issue]`` (``None`` = absent)."""
     k = ExchangeKernel(position, salience, capability, arithmetic=arithmetic)
     return k.outcome()

@@ -8,7 +8,7 @@ internal [0, 1] scale; callers convert from and to their issue scales.
 Sources: KTAB v1.4 (Wise et al., KAPSARC; ``examples/smp/libsrc/smp.cpp``,
 ``smpbcn.cpp``, ``KTAB/kmodel/libsrc/kmodel.cpp``), "Markov voting with
 incentives in KTAB" (Wise) for the MarkovIncentive PCE, and the stakes
-specification (MODELS.md section 3), which fixes the defects of KTAB listed in
+specification (spec §3), which fixes the defects of KTAB listed in
 its 3.6.
 
 This module imports nothing but numpy and the standard library; invalid
@@ -119,7 +119,7 @@ class SMPParams:
 
 
 def inert_third_parties(params: SMPParams) -> bool:
-    """True when third parties can never vote in challenges (MODELS.md 3.6 item 3).
+    """True when third parties can never vote in challenges (spec §3.6 item 3).
 
     Under NoCommit and FullCommit with one shared p_n (KTAB), the expected
     values of joining either side are identical, so every third-party vote is 0.
@@ -128,7 +128,7 @@ def inert_third_parties(params: SMPParams) -> bool:
 
 
 # --------------------------------------------------------------------------
-# Building blocks (MODELS.md 3.3)
+# Building blocks (spec §3.3)
 
 _MIN_COALITION = 1e-8  # KTAB kmodel.cpp Model::coalitions
 _MIN_CHALLENGE = 1e-10  # KTAB smpbcn.cpp probEduChlg
@@ -321,7 +321,7 @@ def scalar_pce(u: np.ndarray, w: np.ndarray, params: SMPParams) -> np.ndarray:
 def big_r(p: np.ndarray, rng_rule: str) -> np.ndarray:
     """Risk attitudes from the risk-neutral PCE probabilities (3.4 step 1).
 
-    Guard (MODELS.md 3.6 item 6): when every probability is the same, all R = 0.
+    Guard (spec §3.6 item 6): when every probability is the same, all R = 0.
     """
     pmin, pmax = float(p.min()), float(p.max())
     span = pmax - pmin
@@ -430,7 +430,7 @@ def _challenge_core(
 
     if params.tp_prob == "ktab" and tpc != "SemiCommit":
         # NoCommit / FullCommit with one shared p_n: E_i and E_j are the same
-        # expression, so every third-party vote is exactly 0 (MODELS.md 3.6 item 3).
+        # expression, so every third-party vote is exactly 0 (spec §3.6 item 3).
         c_ij, c_ji = c_i0, c_j0
     else:
         # Third parties: each weighs the little contest (i:j) with itself added.
@@ -498,7 +498,7 @@ def evaluate_challenges(
 
     Vectorised over the triples (h, i, j) and over all third parties; returns
     (P, dEU), both (T,).  ``d`` is the (n, n) distance matrix, ``S`` total
-    saliences, ``cap`` capabilities (MODELS.md 3.4 step 3).
+    saliences, ``cap`` capabilities (spec §3.4 step 3).
     """
     h, i, j = (np.asarray(a, dtype=int) for a in (h, i, j))
     n = len(R)
@@ -656,7 +656,7 @@ def turn(
     trace: bool = False,
     channels: np.ndarray | None = None,
 ) -> TurnResult:
-    """One SMP turn, state t -> t + 1 (MODELS.md 3.4), all computed from state t."""
+    """One SMP turn, state t -> t + 1 (spec §3.4), all computed from state t."""
     n = len(x)
     S = sal.sum(axis=1)
     d, R = state.dist, state.R

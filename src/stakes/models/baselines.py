@@ -1,6 +1,6 @@
 """Baselines: the compromise (weighted mean), weighted median and status quo.
 
-MODELS.md §5.  Achen (2006) and Thomson et al. (2006) find the compromise
+spec §5.  Achen (2006) and Thomson et al. (2006) find the compromise
 model hard to beat; these are the yardsticks for every bargaining model.
 They have no rounds: levers are applied in round order before the single
 evaluation, so a lever's timing does not matter to a baseline.
@@ -82,7 +82,7 @@ class CompromiseOptions(ModelOptions):
     weights: Weights = Field(
         "cs",
         description="Weights of the mean: capability x salience (cs, default; Achen 2006), "
-        "salience only (s), capability only (c) or equal (MODELS.md 5.1).",
+        "salience only (s), capability only (c) or equal (spec §5.1).",
     )
 
 
@@ -104,7 +104,7 @@ class MedianOptions(ModelOptions):
     weights: Weights = Field("cs", description="Weights as for compromise (default cs).")
     median_tie: Literal["lower", "midpoint"] = Field(
         "lower",
-        description="At exactly half the weight take the lower position (default, MODELS.md "
+        description="At exactly half the weight take the lower position (default, the specification (docs/spec/) "
         "5.2) or the midpoint with the next one.",
     )
 

@@ -1,9 +1,9 @@
 """Bueno de Mesquita's expected utility model (EUM), single issue.
 
 Bueno de Mesquita (1994) as reconstructed by Scholz et al. (2011), with every
-ambiguity of the published versions exposed as an option (MODELS.md §2).  The
+ambiguity of the published versions exposed as an option (spec §2).  The
 defaults reproduce the reference numbers of the EC emissions example
-(MODELS.md 2.11).  The arithmetic lives in :mod:`stakes.kernels.eum`; this
+(spec §2.11).  The arithmetic lives in :mod:`stakes.kernels.eum`; this
 module handles options, levers, stopping and the round records.
 """
 
@@ -34,7 +34,7 @@ VARIANTS: dict[str, dict[str, object]] = {
 
 
 class EUMOptions(ModelOptions):
-    """Options of the EUM (MODELS.md 2.10)."""
+    """Options of the EUM (spec §2.10)."""
 
     variant: Literal["reference", "paper"] = Field(
         "reference",
@@ -42,7 +42,7 @@ class EUMOptions(ModelOptions):
         "replication code of Scholz et al. 2011 (prob=scholz_code, offer_priority=scholz_code, "
         "capitulation=false); 'paper' takes the published rules (prob=paper, "
         "offer_priority=bdm_smallest_move, capitulation=true; Scholz et al. 2011 eq. 30, "
-        "Bueno de Mesquita 1994). Options set beside it override it (source: MODELS.md 2.8, "
+        "Bueno de Mesquita 1994). Options set beside it override it (source: spec §2.8, "
         "2.10).",
     )
     prob: Literal["paper", "scholz_code"] = Field(
@@ -50,23 +50,23 @@ class EUMOptions(ModelOptions):
         description="Probability of success: 'paper' is eq. 30 of Scholz et al. 2011 (pairwise "
         "denominator); 'scholz_code' divides by one global sum of |votes| over all voters and "
         "ordered position pairs, as in the replication code that reproduces the published "
-        "numbers (source: jmckib/bdm-scholz-expected-utility-model; MODELS.md 2.4).",
+        "numbers (source: jmckib/bdm-scholz-expected-utility-model; spec §2.4).",
     )
     vote_risk: bool = Field(
         True,
         description="Votes use each voter's risk exponent r_k; false makes votes risk-neutral "
-        "(source: Scholz et al. 2011, eq. 29; MODELS.md 2.2).",
+        "(source: Scholz et al. 2011, eq. 29; spec §2.2).",
     )
     target_salience: Literal["target", "literal"] = Field(
         "target",
         description="Resistance probability in E^i(U_ji): the target's salience s_i ('target'), "
         "or the challenger's salience as printed in eq. 25b ('literal'; read as a typo) "
-        "(source: Scholz et al. 2011; MODELS.md 2.5).",
+        "(source: Scholz et al. 2011; spec §2.5).",
     )
     eu_perspective: Literal["own", "actor"] = Field(
         "own",
         description="Exponent used for E^i(U_ji): i's own r_i ('own', Bueno de Mesquita 1994 and "
-        "Scholz et al. 2011) or j's r_j ('actor') (source: MODELS.md 2.5).",
+        "Scholz et al. 2011) or j's r_j ('actor') (source: spec §2.5).",
     )
     Q: float = Field(
         1.0,
@@ -74,26 +74,26 @@ class EUMOptions(ModelOptions):
         le=1.0,
         description="Probability that the status quo persists when nobody challenges; the EC "
         "reference numbers need 1.0 (source: Bueno de Mesquita 1994; Scholz et al. 2011; "
-        "MODELS.md 2.5).",
+        "spec §2.5).",
     )
     T: Literal["eftekhari", "0", "1"] = Field(
         "eftekhari",
         description="Probability that things improve without a challenge: 'eftekhari' sets "
         "T = 1 when |x_i − μ| < |x_i − x_j|, else 0; '0'/'1' are constants; no effect when Q = 1 "
-        "(source: Eftekhari & Rahimi 2014; MODELS.md 2.5).",
+        "(source: Eftekhari & Rahimi 2014; spec §2.5).",
     )
     risk_domain: Literal["actors", "positions"] = Field(
         "actors",
         description="Range of the exposure S in eq. 33: max/min over the actors ('actors'), or, "
         "for each actor, over 11 evenly spaced positions it could take plus its own "
         "('positions', Bueno de Mesquita 1994's idea; experimental, no reference numbers) "
-        "(source: Scholz et al. 2011; MODELS.md 2.6).",
+        "(source: Scholz et al. 2011; spec §2.6).",
     )
     compromise: Literal["proportional", "eu_weighted"] = Field(
         "proportional",
         description="Compromise position: x_i + (x_j − x_i)|E_i/E_j| ('proportional', jmckib and "
         "Masad code) or the |E|-weighted mean of x_i and x_j ('eu_weighted', decisionmechanics) "
-        "(source: MODELS.md 2.8).",
+        "(source: spec §2.8).",
     )
     offer_priority: Literal["scholz_code", "bdm_smallest_move"] = Field(
         "scholz_code",
@@ -101,48 +101,48 @@ class EUMOptions(ModelOptions):
         "K = (|E_i|x_i + |E_j|x_j)/(|E_i| + |E_j|), then a move to that offer's own position), "
         "then capitulation (smallest move) ('scholz_code', the replication code), or the "
         "smallest move among all offers ('bdm_smallest_move', Bueno de Mesquita 1994's stated "
-        "rule); exact ties go to the proposer listed first (source: MODELS.md 2.8).",
+        "rule); exact ties go to the proposer listed first (source: spec §2.8).",
     )
     capitulation: bool = Field(
         False,
         description="Generate capitulation (compel) offers; the reference code never fires "
         "them (its test compares E_j with |E_j|), so they are off by default; on the EC "
-        "example they make no difference (source: MODELS.md 2.8, 2.12).",
+        "example they make no difference (source: spec §2.8, 2.12).",
     )
     delta_fixed: bool = Field(
         True,
         description="Keep Δ = x_max − x_min of the initial positions for the whole run; false "
-        "recomputes it every round (source: Scholz et al. 2011; MODELS.md 2.1).",
+        "recomputes it every round (source: Scholz et al. 2011; spec §2.1).",
     )
     median_tie: Literal["lower", "midpoint"] = Field(
         "lower",
         description="Median μ when two distinct actor positions tie: the lower one or their "
-        "midpoint (source: MODELS.md 2.7).",
+        "midpoint (source: spec §2.7).",
     )
     max_rounds: int = Field(
-        50, ge=1, description="Round limit; the reference runs use 10 (source: MODELS.md 2.9)."
+        50, ge=1, description="Round limit; the reference runs use 10 (source: spec §2.9)."
     )
     tol: float = Field(
         1e-6,
         ge=0.0,
         description="Convergence tolerance relative to Δ: stop when no position moves by more "
-        "than tol·Δ in a round (source: MODELS.md 2.9).",
+        "than tol·Δ in a round (source: spec §2.9).",
     )
     cycle_detection: bool = Field(
         True,
         description="Stop when the position vector (rounded to 1e-9·Δ) repeats an earlier round "
-        "(source: MODELS.md 2.9; the EC example oscillates, Scholz et al. 2011).",
+        "(source: spec §2.9; the EC example oscillates, Scholz et al. 2011).",
     )
     cycle_forecast: Literal["last", "cycle_mean"] = Field(
         "last",
         description="Forecast after a detected cycle: the last round's, or the mean of the "
-        "forecast quantity over the cycle (source: MODELS.md 2.9).",
+        "forecast quantity over the cycle (source: spec §2.9).",
     )
     forecast: Literal["median", "mean"] = Field(
         "median",
         description="What the model reports as its forecast: the median μ, as Bueno de Mesquita "
         "1994 does, or the capability·salience weighted mean that Scholz et al. 2011 plot "
-        "(source: MODELS.md 2.7).",
+        "(source: spec §2.7).",
     )
 
     @model_validator(mode="before")

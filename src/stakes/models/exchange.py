@@ -1,8 +1,8 @@
 """Stokman's exchange model of voting positions: equal gain and random rate.
 
 Stokman & Van Oosten (1994), as implemented by decide-exchange-model
-(Draaijer; MODELS.md §4), with the randomised equal-gain variant of Dijkstra et
-al. (2018) (MODELS.md 4.5).  The arithmetic and the round loop live in
+(Draaijer; spec §4), with the randomised equal-gain variant of Dijkstra et
+al. (2018) (spec §4.5).  The arithmetic and the round loop live in
 :mod:`stakes.kernels.exchange`; this module maps a :class:`Problem` onto the
 kernel's 0-100 scale and back, applies levers between rounds and writes the
 round records.
@@ -12,7 +12,7 @@ Input conventions of this model:
 * **Absent actors.**  A joint problem holds every actor on every issue; an actor
   that takes no part in an issue has NaN position (or NaN salience) there and
   is left out of that issue entirely, as decide leaves out an actor without a
-  ``#D`` row (MODELS.md 4.1).
+  ``#D`` row (spec §4.1).
 * **Exact decimals.**  The default arithmetic (``decimal28``) is decide's: 28
   significant digits, numbers taken from their decimal text.  Float arrays are
   read through ``Decimal(repr(value))``: the shortest repr of a float is the
@@ -47,14 +47,14 @@ from .base import Model, ModelOptions, ModelRun, Problem, RoundRecord, Schedule
 
 
 class ExchangeOptions(ModelOptions):
-    """Options of the exchange model (MODELS.md 4.1, 4.4, 4.5)."""
+    """Options of the exchange model (spec §4.1, 4.4, 4.5)."""
 
     arithmetic: Literal["decimal28", "float"] = Field(
         "decimal28",
         description="Number type of every computation: 28-digit decimals with round-half-even, "
         "as decide computes, which reproduces decide's ties and knife edges exactly; or "
         "binary floats (faster, departs from decide at the first knife edge, round 1 or 2 of "
-        "the reference files) (source: decide-exchange-model; MODELS.md 4.1).",
+        "the reference files) (source: decide-exchange-model; spec §4.1).",
     )
     carry_over: Literal["blend", "voting_positions"] = Field(
         "blend",
@@ -62,7 +62,7 @@ class ExchangeOptions(ModelOptions):
         "exchanged from its round-start position x0 towards its voting position y by "
         "((1 - s)*0.4 + 0.1)*(y - x0), as decide's round driver does; 'voting_positions' "
         "starts from the voting positions (source: decide-exchange-model ModelLoop; "
-        "MODELS.md 4.4 step 5).",
+        "spec §4.4 step 5).",
     )
     tie_break: Literal["list_order", "random"] = Field(
         "list_order",
@@ -72,14 +72,14 @@ class ExchangeOptions(ModelOptions):
         "of the two is realised (decide's ALLOW_RANDOM = True, its default; decide also draws "
         "for ties with candidates that are already invalid and then lists the runner-up twice, "
         "so this mode does not follow decide draw for draw) (source: decide-exchange-model; "
-        "MODELS.md 4.4).",
+        "spec §4.4).",
     )
     rounds: int = Field(
         10,
         ge=0,
         le=10_000,
         description="Number of rounds; there is no other stopping rule (source: decide's "
-        "default iterations = 10; MODELS.md 4.4 step 6).",
+        "default iterations = 10; spec §4.4 step 6).",
     )
     p: float = Field(
         0.0,
@@ -87,7 +87,7 @@ class ExchangeOptions(ModelOptions):
         le=1.0,
         description="Random-rate parameter of the randomised equal-gain model: 0 is the "
         "equal-gain model; p > 0 perturbs each candidate's gain split by up to p of its "
-        "range (source: Dijkstra et al. 2018; decide's --p; MODELS.md 4.5).",
+        "range (source: Dijkstra et al. 2018; decide's --p; spec §4.5).",
     )
     repetitions: int = Field(
         1,
@@ -95,7 +95,7 @@ class ExchangeOptions(ModelOptions):
         le=100_000,
         description="Independent repetitions of a random run (p > 0 or tie_break = 'random'), "
         "each from the input positions; positions and outcomes are averaged over them "
-        "(source: decide's --repetitions; MODELS.md 4.5).",
+        "(source: decide's --repetitions; spec §4.5).",
     )
 
     seed: int | None = Field(
@@ -107,7 +107,7 @@ class ExchangeOptions(ModelOptions):
         "recorded in the run's info. With tie_break = 'list_order' the draws are decide's own "
         "(u, v, z per computed candidate, in decide's order), so seed = S reproduces decide run "
         "with random.seed(S) and ALLOW_RANDOM = False exactly (source: decide-exchange-model; "
-        "MODELS.md 4.5).",
+        "spec §4.5).",
     )
 
     @model_validator(mode="after")

@@ -1,6 +1,6 @@
 """The Nash bargaining solution proper (Nash 1950), per issue and jointly over issues.
 
-MODELS.md §5.4.  Actor i's utility is ``u_i(x) = −Σ_d s_id |x_d − x_id|^κ``;
+spec §5.4.  Actor i's utility is ``u_i(x) = −Σ_d s_id |x_d − x_id|^κ``;
 the disagreement point is the status quo q.  The asymmetric solution
 maximises ``Σ_i w_i log(u_i(x) − u_i(q))`` over the agreements that leave every
 actor with ``w_i > 0`` better off than q.
@@ -27,12 +27,12 @@ from .base import Model, ModelOptions, ModelRun, Problem, RoundRecord, Schedule,
 class NBSOptions(ModelOptions):
     kappa: Literal[1, 2] = Field(
         2, description="Exponent of the loss |x − x_i|^κ: 2 (quadratic, default) or 1 "
-        "(MODELS.md 5.4).")
+        "(spec §5.4).")
     nbs_weights: Literal["c", "cs", "equal"] = Field(
         "c", description="Bargaining powers w_i: capability (default), capability x salience, "
-        "or equal (MODELS.md 5.4).")
+        "or equal (spec §5.4).")
     disagreement: Literal["status_quo"] = Field(
-        "status_quo", description="Disagreement point: the issue's status quo (MODELS.md 5.4); "
+        "status_quo", description="Disagreement point: the issue's status quo (spec §5.4); "
         "an issue without one cannot be solved.")
 
 

@@ -2,14 +2,14 @@
 
 The multi-dimensional, BDM-inspired bargaining model of KTAB v1.4 (KAPSARC;
 Wise & Bankes 2015 for the PCE; Wise, "Markov voting with incentives in KTAB")
-as specified in MODELS.md section 3, with KTAB's defects of 3.6 fixed.  The
+as specified in spec §3, with KTAB's defects of 3.6 fixed.  The
 arithmetic lives in :mod:`stakes.kernels.smp`; this module maps issue scales to
 KTAB's internal [0, 1], validates inputs and options, applies levers between
 turns and writes the round records.
 
 Forecast: KTAB prints no single forecast.  ``ModelRun.forecast`` is the
 probability-weighted expected outcome over the unique final positions,
-``sum_u P(u) x_u`` (MODELS.md 3.5); ``info`` also holds the most probable final
+``sum_u P(u) x_u`` (spec §3.5); ``info`` also holds the most probable final
 position and its probability, the capability-weighted mean of the final
 positions, the stop ratios, the number of states and the per-state
 probabilities.
@@ -36,57 +36,57 @@ def _enum(name: str, default: str, what: str) -> Any:
     return Field(
         default,
         description=f"{what} KTAB parameter {k.KTAB_NAMES[name]}, default {default} "
-        f"(KTAB integer codes: {codes}) (source: {_KTAB}; MODELS.md 3.2).",
+        f"(KTAB integer codes: {codes}) (source: {_KTAB}; spec §3.2).",
     )
 
 
 class SMPOptions(ModelOptions):
-    """Options of SMP: KTAB's nine parameters, its constants, and the fixes of MODELS.md 3.6."""
+    """Options of SMP: KTAB's nine parameters, its constants, and the fixes of spec §3.6."""
 
     victory_prob_model: Literal["Linear", "Square", "Quartic", "Octic", "Binary"] = _enum(
         "victory_prob_model", "Linear",
         "Pairwise victory probability from coalition strengths: C^nu/(C^nu + C'^nu) with nu = "
-        "1, 2, 4, 8, or a 10%-threshold 'Binary' ramp (MODELS.md 3.3 e).",
+        "1, 2, 4, 8, or a 10%-threshold 'Binary' ramp (spec §3.3 e).",
     )
     pce_model: Literal["Conditional", "MarkovIncentive", "MarkovUniform"] = _enum(
         "pce_model", "Conditional",
         "Probabilistic Condorcet election: one-step conditional product, or a Markov chain "
-        "with incentive-weighted or uniform challenges (MODELS.md 3.3 f).",
+        "with incentive-weighted or uniform challenges (spec §3.3 f).",
     )
     state_transitions: Literal["Deterministic", "Stochastic"] = _enum(
         "state_transitions", "Deterministic",
         "Queue resolution: the most probable entry, or one drawn from the PCE with the run's "
-        "seeded generator (draws in actor order; reproducible, unlike KTAB, MODELS.md 3.6 1).",
+        "seeded generator (draws in actor order; reproducible, unlike KTAB, spec §3.6 1).",
     )
     voting_rule: Literal["Binary", "PropBin", "Proportional", "PropCbc", "Cubic", "ASymProsp"] = (
         _enum("voting_rule", "Proportional",
-              "Vote as a function of the utility difference (MODELS.md 3.3 c).")
+              "Vote as a function of the utility difference (spec §3.3 c).")
     )
     big_r_adjust: Literal["None", "OneThird", "Half", "TwoThirds", "Full"] = _enum(
         "big_r_adjust", "OneThird",
         "Actor h's estimate of i's risk attitude: R_h, (2R_h+R_i)/3, (R_h+R_i)/2, (R_h+2R_i)/3 "
-        "or R_i.  'Full' runs normally here (KTAB 1.4 aborts on it, MODELS.md 3.6 2).",
+        "or R_i.  'Full' runs normally here (KTAB 1.4 aborts on it, spec §3.6 2).",
     )
     big_r_range: Literal["Min", "Mid", "Max"] = _enum(
         "big_r_range", "Mid",
         "Range of risk attitudes mapped from the risk-neutral PCE: [0,1], [-1/2,1] or [-1,1] "
-        "(MODELS.md 3.4 step 1).",
+        "(spec §3.4 step 1).",
     )
     third_party_commit: Literal["NoCommit", "SemiCommit", "FullCommit"] = _enum(
         "third_party_commit", "SemiCommit",
         "What a third party expects when joining a side: keep its position if its side wins "
         "and move if it loses (Semi), never move (No), always move with the outcome (Full) "
-        "(MODELS.md 3.4 step 3).",
+        "(spec §3.4 step 3).",
     )
     inter_vec_brgn: Literal["S1P1", "S2P2", "S2PMax"] = _enum(
         "inter_vec_brgn", "S2P2",
         "Bargain interpolation weights: salience x probability, their squares, or only the "
-        "weaker side moves (MODELS.md 3.4 step 4).",
+        "weaker side moves (spec §3.4 step 4).",
     )
     bargn_model: Literal["InitOnlyInterp", "InitRcvrInterp", "PWCompInterp"] = _enum(
         "bargn_model", "InitOnlyInterp",
         "Bargains per proposal: the initiator's interpolation, both principals' (two "
-        "bargains), or their capability x salience weighted compromise (MODELS.md 3.4 step 4).",
+        "bargains), or their capability x salience weighted compromise (spec §3.4 step 4).",
     )
     tp_prob: Literal["ktab", "side_dependent"] = Field(
         "ktab",
@@ -95,55 +95,55 @@ class SMPOptions(ModelOptions):
         "identical, with third parties inert, and warns when those are chosen); "
         "'side_dependent' adds n's own little-contest vote to the side it considers joining, "
         "so all three commitment models differ (source: stakes, fixing KTAB 1.4; "
-        "MODELS.md 3.6 item 3).",
+        "spec §3.6 item 3).",
     )
     ktab_bargain_bug: bool = Field(
         False,
         description="Reproduce KTAB 1.4's values in InitRcvrInterp/PWCompInterp: j's "
         "interpolation uses j's expected gain instead of P^j_ij, and PWCompInterp weighs it "
-        "with c_i S_j instead of c_j S_j (source: KTAB 1.4 smpbcn.cpp doBCN; MODELS.md 3.6 "
+        "with c_i S_j instead of c_j S_j (source: KTAB 1.4 smpbcn.cpp doBCN; spec §3.6 "
         "item 4).",
     )
     max_turns: int = Field(
         100, ge=1,
         description="Maximum number of turns; states = turns + 1 (source: KTAB smpc default "
-        "maxIter = 100; MODELS.md 3.2).",
+        "maxIter = 100; spec §3.2).",
     )
     min_turns: int = Field(
         2, ge=1,
         description="Minimum number of turns before the stop-ratio test may end the run "
-        "(source: KTAB smpc default minIter = 2; MODELS.md 3.2).",
+        "(source: KTAB smpc default minIter = 2; spec §3.2).",
     )
     stop_ratio: float = Field(
         0.02, ge=0.0,
         description="Stop when a turn's total movement divided by the first turn's (plus the "
-        "guard) falls below this (source: KTAB smpStopFn minDeltaRatio; MODELS.md 3.4).",
+        "guard) falls below this (source: KTAB smpStopFn minDeltaRatio; spec §3.4).",
     )
     stop_ratio_guard: float = Field(
         1e-4, gt=0.0,
         description="Added to the first turn's movement in the stop-ratio denominator "
-        "(source: KTAB minSigDelta; MODELS.md 3.2).",
+        "(source: KTAB minSigDelta; spec §3.2).",
     )
     pos_tol: float = Field(
         1e-3, gt=0.0,
         description="Euclidean distance (internal [0,1] scale) below which two positions count "
-        "as one unique position (source: KTAB SMPModel posTol; MODELS.md 3.5).",
+        "as one unique position (source: KTAB SMPModel posTol; spec §3.5).",
     )
     min_sig_gain: float = Field(
         1e-5, ge=0.0,
         description="Smallest expected gain for which an actor challenges (source: KTAB "
-        "bestChallenge minSigEDU; MODELS.md 3.4 step 3).",
+        "bestChallenge minSigEDU; spec §3.4 step 3).",
     )
     bargain_eps: float = Field(
         1e-6, ge=0.0,
         description="Guard added to each mover's own interpolation weight (source: KTAB "
-        "interpBrgnSnPm minW; MODELS.md 3.4 step 4).",
+        "interpBrgnSnPm minW; spec §3.4 step 4).",
     )
     bargain_decimals: int | None = Field(
         4, ge=0, le=15,
         description="S1P1/S2P2 bargain coordinates are rounded half up to this many decimals "
         "on the internal [0,1] scale (4 = 0.01 on 0-100); null = no rounding (source: KTAB "
-        "round4 in interpBrgnSnPm; MODELS.md 3.4 step 4).",
+        "round4 in interpBrgnSnPm; spec §3.4 step 4).",
     )
     missing_positions: Literal["error", "drop_actor", "indifferent"] = Field(
         "error",
@@ -159,13 +159,13 @@ class SMPOptions(ModelOptions):
         "run ('error', KTAB's bound S_i <= 1), or divide that actor's saliences by their sum "
         "('per_actor': its priorities across issues are kept, its total becomes 1; listed in "
         "info['salience_normalized']) (source: stakes; KTAB 1.4 requires S_i <= 1, "
-        "MODELS.md 3.1).",
+        "spec §3.1).",
     )
     capability_across_issues: Literal["equal", "mean", "salience_weighted"] = Field(
         "equal",
         description="SMP uses one capability per actor: 'equal' requires the same capability "
         "on every issue; 'mean' and 'salience_weighted' combine differing ones (source: stakes; "
-        "KTAB has scalar capabilities, MODELS.md 3.1).",
+        "KTAB has scalar capabilities, spec §3.1).",
     )
 
     @model_validator(mode="after")
@@ -187,7 +187,7 @@ class SMPOptions(ModelOptions):
 
 
 class SMP(Model):
-    """KTAB's Spatial Model of Politics (MODELS.md section 3)."""
+    """KTAB's Spatial Model of Politics (spec §3)."""
 
     name = "smp"
     title = "KTAB Spatial Model of Politics (KAPSARC)"

@@ -1,6 +1,6 @@
 """Readers of the one-issue actor tables used by expected-utility codes.
 
-Two layouts, one actor per row (MODELS.md section 7):
+Two layouts, one actor per row (spec §7):
 
 * **BDM CSV** (``bdm-csv``): comma-separated, header
   ``Actor,Capability,Position,Salience`` (the Scholz et al. 2011 replication

@@ -1,4 +1,4 @@
-"""Reader of decide-exchange-model's tab-separated input files (MODELS.md §7).
+"""Reader of decide-exchange-model's tab-separated input files (spec §7).
 
 Each row starts with a code::
 
@@ -11,7 +11,7 @@ Each row starts with a code::
 Fields are separated by tabs and may be quoted with single or double quotes
 (a doubled quote inside a quoted field stands for one quote).  Every number is
 kept as the exact decimal text of the file, because the exchange model's
-default arithmetic works on decimal numbers (MODELS.md 4.1).
+default arithmetic works on decimal numbers (spec §4.1).
 
 Validation is strict: every problem is reported with ``file:line:column`` and
 the field (``#D.salience`` and so on), all problems of a file at once, in one

@@ -131,7 +131,7 @@ def _smp_option_fields() -> set[str]:
 
 
 def ktab_to_scenario(ks: KtabScenario) -> Scenario:
-    """A scenario from a KTAB SMP scenario (MODELS.md 3.1, 7).
+    """A scenario from a KTAB SMP scenario (spec §3.1, 7).
 
     Issues are the dimensions (id from the name, name as given) on a 0-100
     scale; saliences are divided by 100; each actor's capability is set on the
@@ -221,7 +221,7 @@ def ktab_to_scenario(ks: KtabScenario) -> Scenario:
 
 
 def decide_to_scenario(ds: DecideScenario) -> Scenario:
-    """A scenario from a decide-exchange-model input file (MODELS.md 4.1, 7).
+    """A scenario from a decide-exchange-model input file (spec §4.1, 7).
 
     Issues in ``#P`` order, their scale the range of the ``#M`` points (0-100
     without any) with the labels of the end points; actors in ``#A`` order,

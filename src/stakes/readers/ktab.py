@@ -7,7 +7,7 @@ strict validation: every problem is reported as a
 gives one) and field, and all problems of a file are raised together as one
 :class:`stakes.errors.InputError`.
 
-Formats (MODELS.md section 7; KTAB v1.4 ``examples/smp/libsrc/smpread.cpp``):
+Formats (spec §7; KTAB v1.4 ``examples/smp/libsrc/smpread.cpp``):
 
 * CSV: line 1 ``scenarioName, scenarioDescription, numActors, numDims`` (extra
   fields ignored); line 2 a header whose first three fields are skipped and
@@ -62,7 +62,7 @@ __all__ = [
 ]
 
 #: The nine SMP parameters by their KTAB names, with the allowed values in
-#: KTAB's integer order (MODELS.md 3.2).
+#: KTAB's integer order (spec §3.2).
 KTAB_PARAMETERS: dict[str, tuple[str, ...]] = {
     ktab: CHOICES[ours] for ours, ktab in KTAB_NAMES.items()
 }

@@ -359,7 +359,7 @@ def quadrant_chart(
     For each other actor j: x = E^i(U_ij), the viewer's expected utility of
     challenging j; y = E^i(U_ji), the viewer's estimate of j's expected
     utility of challenging the viewer.  The line y = -x separates compromise
-    from capitulation (Scholz et al. 2011; MODELS.md 2.8).  Actors at the
+    from capitulation (Scholz et al. 2011; spec §2.8).  Actors at the
     same point share one label.
     """
     go = _go()
