@@ -73,6 +73,18 @@ def test_synthetic_json(tmp_path):
     assert len(table) == 25 and "models lo" in table[0] and "models fold" in table[0]
 
 
+def test_synthetic_csv_and_calibration_file(tmp_path):
+    # The documented way to make the packaged calibration: CSV output and the error models.
+    f = synthetic_file(tmp_path / "syn.csv")
+    res = invoke("backtest", "deu3", f, "-c", "qmv", "--no-stack", "-j", "1", "-f", "csv",
+                 "-o", tmp_path / "out.csv", "--write-calibration", tmp_path / "cal.json")
+    assert res.exit_code == 0, res.output
+    rows = (tmp_path / "out.csv").read_text().splitlines()
+    assert rows[0].startswith("model,") and len(rows) > 3
+    cal = json.loads((tmp_path / "cal.json").read_text())
+    assert "compromise" in cal["models"] and cal["models"]["compromise"]["n"] == 24
+
+
 def test_synthetic_table_and_markdown(tmp_path):
     f = synthetic_file(tmp_path / "syn.csv")
     res = invoke("backtest", "deu3", f, "--model", "none", "-c", "equal", "--folds", "3",

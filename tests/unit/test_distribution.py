@@ -68,6 +68,35 @@ def test_interval_score_formula():
     np.testing.assert_allclose(s, [40.0, 40.0 + 10 * 10.0])
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10_000), st.floats(0.05, 0.99), st.floats(0.05, 3.0))
+def test_interval_is_the_shortest_that_holds_the_level(seed, level, conc):
+    p = np.random.default_rng(seed).dirichlet(np.full(101, conc), size=3)
+    lo, hi = D.interval(p, level)
+    F = np.concatenate([np.zeros((3, 1)), np.cumsum(p, axis=1)], axis=1)
+    rows = np.arange(3)
+    held = F[rows, hi.astype(int) + 1] - F[rows, lo.astype(int)]
+    assert np.all(held >= level - 1e-9)
+    # No interval one point shorter holds the level (a sliding window over the grid).
+    for r in rows:
+        w = int(hi[r] - lo[r])
+        if w > 0:
+            assert np.max(F[r, w:] - F[r, :102 - w]) < level - 1e-12
+    clo, chi = D.central_interval(p, level)
+    assert np.all(hi - lo <= chi - clo)
+
+
+def test_interval_takes_in_an_end_whose_mass_is_worth_its_width():
+    # 15% at 0 and the rest spread over 3–32: the central 64% interval starts above 0
+    # (0 holds less than 18%); the shortest takes 0 in, [0, 20] against 23 points without.
+    p = np.zeros((1, 101))
+    p[0, 0] = 0.15
+    p[0, 3:33] = 0.85 / 30
+    assert D.central_interval(p, 0.64)[0][0] > 0
+    lo, hi = D.interval(p, 0.64)
+    assert (lo[0], hi[0]) == (0, 20)
+
+
 def test_fit_recovers_calibrated_intervals_and_flat_pit():
     m, pos, sal, w, share, sp, y = synthetic(1500, TRUE, 1)
     em = D.fit(m[:1000], share[:1000], sp[:1000], y[:1000])
