@@ -26,7 +26,7 @@ from stakes.models.smp import SMP, SMPOptions
 from stakes.readers.ktab import ktab_to_problem, read_ktab
 
 KTAB_DIR = (Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "ktab").resolve()
-KTAB_SECONDS = 10.0  # smpc --logmin, KTAB 1.4, 2-core machine (a quoted figure; docs/performance.md)
+KTAB_SECONDS = 10.0  # smpc --logmin, KTAB 1.4, 2-core machine (quoted; docs/performance.md)
 
 
 def random_problem(seed: int, n: int, d: int) -> Problem:

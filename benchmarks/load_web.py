@@ -32,6 +32,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from stakes.fuzz import entity_xml
+from stakes.fuzz import large_ktab_csv as ktab_csv
 
 READ = "read"
 RUN = "run"
@@ -65,26 +67,6 @@ def start_server(tmp: Path):
     raise SystemExit("stakes serve did not answer")
 
 
-def entity_xml(levels: int = 6) -> bytes:
-    ents = ['<!ENTITY e0 "xxxxxxxxxx">']
-    ents += [f'<!ENTITY e{k} "' + f"&e{k - 1};" * 10 + '">' for k in range(1, levels + 1)]
-    return ('<?xml version="1.0"?>\n<!DOCTYPE Scenario [\n' + "\n".join(ents) + "\n]>\n"
-            f"<Scenario><name>&e{levels};</name><desc>d</desc></Scenario>\n").encode()
-
-
-def ktab_csv(n: int, m: int, seed: int = 0) -> bytes:
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    lines = [f"long,generated,{n},{m}",
-             "Actor,Description,Power," + ",".join(f"D{j} Position,D{j} Salience"
-                                                   for j in range(m))]
-    for i in range(n):
-        sal = rng.random(m)
-        sal = sal / sal.sum() * 90
-        lines.append(f"A{i},actor {i},{rng.integers(1, 100)}," + ",".join(
-            f"{rng.integers(0, 100)},{sal[j]:.2f}" for j in range(m)))
-    return ("\n".join(lines) + "\n").encode()
 
 
 async def attacker(base: str, kind: str, stop: float, log: list[str]) -> None:

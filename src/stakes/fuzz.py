@@ -338,6 +338,30 @@ def t_yaml_deep(rng):
     return ".yaml", b"stakes: 1\na:\n" + b"".join(b" " * (2 * i) + b"- \n" for i in range(k))
 
 
+def entity_xml(levels: int = 6, fan: int = 10) -> bytes:
+    """A KTAB XML scenario of ~450 bytes whose nested entities expand to
+    ``10 * fan**levels`` characters: the upload that must not stall a server."""
+    ents = ['<!ENTITY e0 "xxxxxxxxxx">']
+    ents += [f'<!ENTITY e{k} "' + f"&e{k - 1};" * fan + '">' for k in range(1, levels + 1)]
+    return ('<?xml version="1.0"?>\n<!DOCTYPE Scenario [\n' + "\n".join(ents) + "\n]>\n"
+            f"<Scenario><name>&e{levels};</name><desc>d</desc></Scenario>\n").encode()
+
+
+def large_ktab_csv(n: int, m: int, seed: int = 0, name: str = "long") -> bytes:
+    """A valid KTAB CSV scenario of ``n`` actors on ``m`` issues with random values: work
+    that is legitimate but long (an EUM run on 250 x 20 takes about a minute)."""
+    rng = random.Random(seed)
+    lines = [f"{name},generated,{n},{m}",
+             "Actor,Description,Power," + ",".join(f"D{j} Position,D{j} Salience"
+                                                   for j in range(m))]
+    for i in range(n):
+        sal = [rng.random() for _ in range(m)]
+        total = sum(sal)
+        lines.append(f"A{i},actor {i},{rng.randint(1, 99)}," + ",".join(
+            f"{rng.randint(0, 99)},{90 * v / total:.2f}" for v in sal))
+    return ("\n".join(lines) + "\n").encode()
+
+
 def t_xml_deep(rng):
     k = rng.choice([20_000, 40_000])
     return ".xml", b"<Scenario>" + b"<a>" * k + b"</a>" * k + b"</Scenario>"

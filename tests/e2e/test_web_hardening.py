@@ -15,9 +15,10 @@ from __future__ import annotations
 import re
 import time
 
-import numpy as np
 
 from stakes.api import DEFAULT_SCENARIO
+from stakes.fuzz import entity_xml
+from stakes.fuzz import large_ktab_csv as ktab_csv
 
 RUN_TIMEOUT = 60_000  # ms; only keeps a broken app from hanging the suite
 HANG_GUARD = 1200  # polls of 0.05 s, likewise
@@ -163,12 +164,6 @@ def test_a_cross_site_form_post_is_refused(browser, live_app):
     assert "planted" not in app.state.stakes.user_scenarios()
 
 
-def entity_xml(levels: int = 6) -> bytes:
-    ents = ['<!ENTITY e0 "xxxxxxxxxx">']
-    ents += [f'<!ENTITY e{k} "' + f"&e{k - 1};" * 10 + '">' for k in range(1, levels + 1)]
-    return ('<?xml version="1.0"?>\n<!DOCTYPE Scenario [\n' + "\n".join(ents) + "\n]>\n"
-            f"<Scenario><name>&e{levels};</name><desc>d</desc></Scenario>\n").encode()
-
 
 def test_a_hostile_xml_upload_does_not_stall_another_client(browser, live_app, tmp_path):
     app, base = live_app
@@ -198,23 +193,11 @@ def test_a_hostile_xml_upload_does_not_stall_another_client(browser, live_app, t
         analyst.close()
 
 
-def ktab_csv(n: int, m: int, seed: int = 0) -> str:
-    rng = np.random.default_rng(seed)
-    lines = [f"long,generated,{n},{m}",
-             "Actor,Description,Power," + ",".join(f"D{j} Position,D{j} Salience"
-                                                   for j in range(m))]
-    for i in range(n):
-        sal = rng.random(m)
-        sal = sal / sal.sum() * 90
-        lines.append(f"A{i},actor {i},{rng.integers(1, 100)}," + ",".join(
-            f"{rng.integers(0, 100)},{sal[j]:.2f}" for j in range(m)))
-    return "\n".join(lines) + "\n"
-
 
 def test_cancel_a_running_job(page, live_app, tmp_path, shot):
     app, _ = live_app
     long = tmp_path / "long-run.csv"
-    long.write_text(ktab_csv(250, 20), encoding="utf-8")  # EUM takes about a minute
+    long.write_bytes(ktab_csv(250, 20))  # EUM takes about a minute
     page.goto("/")
     page.set_input_files("#upload-file", str(long))
     page.click("#upload-button")

@@ -14,7 +14,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
 import pytest
 
 pytest.importorskip("fastapi", reason="the web app needs the 'web' extra (fastapi)")
@@ -24,30 +23,12 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from stakes.web.app import create_app  # noqa: E402
 from stakes.web.jobs import Limits  # noqa: E402
+from stakes.fuzz import entity_xml  # noqa: E402
+from stakes.fuzz import large_ktab_csv as ktab_csv  # noqa: E402
 
 HANG_GUARD = 600  # polls of 0.05 s: only keeps a broken app from hanging the suite
 
 
-def entity_xml(levels: int = 6, fan: int = 10) -> bytes:
-    """A KTAB XML scenario of ~450 bytes whose nested entities expand to 10**(levels+1) chars."""
-    ents = ['<!ENTITY e0 "xxxxxxxxxx">']
-    ents += [f'<!ENTITY e{k} "' + f"&e{k - 1};" * fan + '">' for k in range(1, levels + 1)]
-    return ('<?xml version="1.0"?>\n<!DOCTYPE Scenario [\n' + "\n".join(ents) + "\n]>\n"
-            f"<Scenario><name>&e{levels};</name><desc>d</desc></Scenario>\n").encode()
-
-
-def ktab_csv(n: int, m: int, seed: int = 0) -> bytes:
-    """A KTAB CSV scenario with ``n`` actors and ``m`` issues (random values)."""
-    rng = np.random.default_rng(seed)
-    lines = [f"big,generated,{n},{m}",
-             "Actor,Description,Power," + ",".join(f"D{j} Position,D{j} Salience"
-                                                   for j in range(m))]
-    for i in range(n):
-        sal = rng.random(m)
-        sal = sal / sal.sum() * 90
-        lines.append(f"A{i},actor {i},{rng.integers(1, 100)}," + ",".join(
-            f"{rng.integers(0, 100)},{sal[j]:.2f}" for j in range(m)))
-    return ("\n".join(lines) + "\n").encode()
 
 
 def bdm_csv(n: int) -> bytes:

@@ -36,7 +36,7 @@ from typing import Callable, Iterable, Sequence
 
 from ..errors import InputError
 from ..scenario.arrays import capability_of
-from ..scenario.schema import Change, Data, Effect, Evidence, Scenario, Value, basis_kind
+from ..scenario.schema import Change, Data, Effect, Evidence, Scenario, basis_kind
 
 RESULT_MODELS = ("eum", "compromise", "median", "smp", "exchange")
 #: Joint models whose sensitivity to single actors the ``tipping`` block measures.

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .check import structure_bases, valued_fields
+from .check import valued_fields
 from .schema import Basis, Evidence, Judgment, Scenario, Value, basis_kind
 
 
