@@ -29,6 +29,23 @@ def _trajectory(values: list[float]) -> str:
     return " → ".join(_fmt(v) for v in head) + " → … → " + _fmt(values[-1])
 
 
+def cycle_range(run, d: int) -> tuple[float, float] | None:
+    """Lowest and highest forecast over the rounds of the cycle a run ended in, when they
+    differ: the reported forecast (e.g. a cycle mean) is then no round's forecast."""
+    length = run.info.get("cycle_length") if run.stop == "cycle" else None
+    if not length:
+        return None
+    values = [float(rec.forecast[d]) for rec in run.rounds[-int(length):]]
+    lo, hi = min(values), max(values)
+    return (lo, hi) if hi - lo > 5e-3 else None
+
+
+# Marks a forecast taken over a cycle whose rounds disagree (see cycle_range).
+CYCLE_MARK = "↻"
+CYCLE_NOTE = (f"{CYCLE_MARK}: the run ends in a cycle whose rounds disagree; the forecast is no "
+              "round's forecast\n   (stakes run --detail shows the cycle's range)")
+
+
 def _issue_title(issue) -> str:
     sc = issue.scale
     ends = f"{_fmt(sc.min)} = {sc.min_label or 'min'} … {_fmt(sc.max)} = {sc.max_label or 'max'}"
@@ -80,14 +97,18 @@ def results_tables(console: Console, scn: Scenario, results: list[Result],
             stop = r.run.stop
             if r.run.info.get("cycle_length"):
                 stop += f" ({r.run.info['cycle_length']})"
-            cells.append(_fmt(float(r.run.forecast[d])))
+            forecast = _fmt(float(r.run.forecast[d]))
+            rng = cycle_range(r.run, d)
+            if rng is not None:
+                forecast += f" (cycle {_fmt(rng[0])}–{_fmt(rng[1])})"
+            cells.append(forecast)
             if calibrated:
                 cells.append(_calibrated(scn, issue.id, r.run.model, float(r.run.forecast[d])))
             cells += [stop, traj, _short_list(r.moved)]
             t.add_row(*cells)
         console.print(t)
     if calibrated:
-        console.print("[dim]* central 80% interval from the model's error on EU legislative "
+        console.print("[dim]* 80% interval (the shortest holding 80%) from the model's error on EU legislative "
                       "bargaining (DEU III, out of fold: docs/backtest.md); it assumes this "
                       "scenario's model errors are like those.[/dim]")
 
@@ -106,6 +127,7 @@ def lever_comparison(console: Console, scn: Scenario, results: list[Result]) -> 
     """Per issue: rows baseline, levers, plans; per model the forecast and its shift
     against the baseline; and the actors that ended elsewhere than in the baseline."""
     base = baseline_forecasts(results)
+    cycling = False
     models = list(dict.fromkeys(r.run.model for r in results))
     labels = list(dict.fromkeys(r.intervention.label for r in results))
     for issue in scn.issues:
@@ -117,12 +139,15 @@ def lever_comparison(console: Console, scn: Scenario, results: list[Result]) -> 
             d = r.run.issue_ids.index(issue.id)
             f = float(r.run.forecast[d])
             b = base.get((r.run.model, issue.id))
+            value = _fmt(f)
+            if cycle_range(r.run, d) is not None:
+                value, cycling = value + CYCLE_MARK, True
             if r.intervention.kind == "baseline" or b is None:
-                cell[(r.intervention.label, r.run.model)] = _fmt(f)
+                cell[(r.intervention.label, r.run.model)] = value
             else:
                 shift = f - b
                 mark = "  ·" if abs(shift) < 5e-3 else f"{shift:+.1f}"
-                cell[(r.intervention.label, r.run.model)] = f"{_fmt(f)} {mark:>6}"
+                cell[(r.intervention.label, r.run.model)] = f"{value} {mark:>6}"
                 for a in r.moved_vs_baseline or []:
                     movers.setdefault(r.intervention.label, {})[a] = None
         if not cell:
@@ -140,6 +165,8 @@ def lever_comparison(console: Console, scn: Scenario, results: list[Result]) -> 
                       _short_list(list(movers.get(label, {}))),
                       style="bold" if label == "baseline" else None)
         console.print(t)
+    if cycling:
+        console.print(f"[dim]{CYCLE_NOTE}[/dim]")
 
 
 def lever_effects(results: list[Result]) -> list[dict[str, Any]]:
