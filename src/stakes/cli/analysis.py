@@ -425,9 +425,9 @@ def sweep_tables(console: Console, scn, doc: dict[str, Any]) -> None:
     if s["backend"] == "jax" and "eum" in s["models"]:
         # The EUM's exact offer comparisons act on rounding noise where two actors stand
         # within rounding distance; XLA and numpy round differently (docs/ensembles.md).
-        console.print("[dim]note: about 2% of EUM members can take another path on the jax "
-                      "backend than on numpy (near-tied offers); compare sweeps run on one "
-                      "backend (docs/ensembles.md)[/dim]")
+        console.print("[dim]note: some EUM members (0.7% on the default scenario) take another "
+                      "path on the jax backend than on numpy\n(near-tied offers); compare "
+                      "sweeps run on one backend (docs/ensembles.md)[/dim]")
     names = {i.id: i.name for i in scn.issues}
     lo_q = (1 - s["interval"]) / 2
     pct = f"{100 * lo_q:g}–{100 * (1 - lo_q):g}%"

@@ -180,13 +180,15 @@ def _record(store, scn, results, *, source, **kw) -> None:
     from ..api import DEFAULT_SCENARIO
     from ..extras import missing_extra
 
+    from ..store import StoreError  # the store package itself needs no extra
+
     try:
-        from ..store import StoreError, record_run
+        from ..store import record_run
         from ..store.catalog import command_line
 
         rid = record_run(store, scn, results, source=source or DEFAULT_SCENARIO,
                          command=command_line(), **kw)
-    except ImportError as exc:
+    except ImportError as exc:  # duckdb, pyarrow, ... are imported when the store opens
         if missing_extra(exc) is None:
             raise
         err.print("note: the run was not recorded: the run store is not installed "

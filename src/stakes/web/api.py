@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from ..engine import SEED_MAX
 from ..errors import InputError
 from .common import (check_run_id, job_error, library_path, models_info,
                      problems_of, state_of, submit_run, wait_for)
@@ -32,7 +33,7 @@ class RunRequest(BaseModel):
     plans: list[str] | str = Field(default_factory=list, description="Plan ids, or 'all'.")
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     rounds: int | None = Field(None, ge=1, le=100_000)
-    seed: int = Field(0, ge=0, le=2**32 - 1)
+    seed: int = Field(0, ge=0, le=SEED_MAX)  # the engine's range (check_seed)
     record: bool = Field(True, description="Record the run in the run store.")
 
 

@@ -97,9 +97,13 @@ def _run_form(form: Any) -> tuple[list[str], list[str], list[str], int]:
     models = [str(m) for m in form.getlist("model")]
     levers = [str(x) for x in form.getlist("lever")]
     plans = [str(x) for x in form.getlist("plan")]
+    from ..engine import SEED_MAX
+
     raw = str(form.get("seed", "0") or "0").strip()
-    if not (raw.isdigit() and len(raw) <= 10 and int(raw) < 2**32):
-        raise OptionError("seed: expected a whole number from 0 to 4294967295")
+    # The engine's seed range (stakes.engine.check_seed); the length test comes first so
+    # that a 5,000-digit string is never converted.
+    if not (raw.isdigit() and len(raw) <= len(str(SEED_MAX)) and int(raw) <= SEED_MAX):
+        raise OptionError(f"seed: expected a whole number from 0 to {SEED_MAX}")
     return models, levers, plans, int(raw)
 
 
