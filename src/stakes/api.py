@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .engine import DEFAULT_MODELS, Result, interventions_for, run_scenario
-from .errors import InputError, Problem
+from .errors import InputError, Diagnostic
 from .scenario.schema import Scenario
 
 DEFAULT_SCENARIO = "us-israel-palestine-2023"
@@ -47,7 +47,8 @@ def load(source: str | os.PathLike | None = None, **reader_options: Any) -> Scen
     path = scenario_path(source)
     if not path.exists():
         names = ", ".join(sorted(packaged_scenarios()))
-        raise InputError(Problem(f"no such file (packaged scenarios: {names})", file=str(source)))
+        raise InputError(Diagnostic(f"no such file (packaged scenarios: {names})",
+                                    file=str(source)))
     from .readers import load_any
 
     return load_any(path, **reader_options)

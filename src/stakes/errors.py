@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Problem:
+class Diagnostic:
     """One thing wrong with an input: where it is and what is wrong."""
 
     message: str
@@ -41,10 +41,10 @@ MAX_REPORTED = 100
 class InputError(StakesError):
     """An input file (scenario or peer format) is invalid; carries every problem found."""
 
-    def __init__(self, problems: list[Problem] | Problem | str, file: str | None = None):
+    def __init__(self, problems: list[Diagnostic] | Diagnostic | str, file: str | None = None):
         if isinstance(problems, str):
-            problems = [Problem(problems, file=file)]
-        elif isinstance(problems, Problem):
+            problems = [Diagnostic(problems, file=file)]
+        elif isinstance(problems, Diagnostic):
             problems = [problems]
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
@@ -59,16 +59,16 @@ class InputError(StakesError):
         return shown
 
 
-class ProblemList:
+class DiagnosticList:
     """Gathers the problems of one input file, so that they are reported together."""
 
     def __init__(self, file: str | None):
         self.file = file
-        self.items: list[Problem] = []
+        self.items: list[Diagnostic] = []
 
     def add(self, message: str, line: int | None = None, column: int | None = None,
             field: str | None = None) -> None:
-        self.items.append(Problem(message, self.file, line, column, field))
+        self.items.append(Diagnostic(message, self.file, line, column, field))
 
     def fail(self, message: str, line: int | None = None, column: int | None = None,
              field: str | None = None) -> InputError:

@@ -36,7 +36,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError, OptionError, Problem
+from .errors import InputError, OptionError, Diagnostic
 
 
 @dataclass(frozen=True)
@@ -106,21 +106,21 @@ def read_input(path: str | os.PathLike, lim: Limits | None = None) -> bytes:
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:
-        raise InputError(Problem("no such file", file=name)) from None
+        raise InputError(Diagnostic("no such file", file=name)) from None
     except IsADirectoryError:
-        raise InputError(Problem("is a directory, not a file", file=name)) from None
+        raise InputError(Diagnostic("is a directory, not a file", file=name)) from None
     except OSError as exc:
-        raise InputError(Problem(f"cannot read the file: {exc.strerror or exc}",
+        raise InputError(Diagnostic(f"cannot read the file: {exc.strerror or exc}",
                                  file=name)) from None
     try:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
-            raise InputError(Problem("is a directory, not a file", file=name))
+            raise InputError(Diagnostic("is a directory, not a file", file=name))
         if not stat.S_ISREG(st.st_mode):
-            raise InputError(Problem(f"is {_kind(st.st_mode)}, not a regular file; "
+            raise InputError(Diagnostic(f"is {_kind(st.st_mode)}, not a regular file; "
                                      "give a file", file=name))
         if st.st_size > lim.max_bytes:
-            raise InputError(Problem(_too_large(st.st_size, lim), file=name))
+            raise InputError(Diagnostic(_too_large(st.st_size, lim), file=name))
         chunks, total = [], 0
         while total <= lim.max_bytes:
             block = os.read(fd, min(1 << 20, lim.max_bytes + 1 - total))
@@ -129,10 +129,10 @@ def read_input(path: str | os.PathLike, lim: Limits | None = None) -> bytes:
             chunks.append(block)
             total += len(block)
         if total > lim.max_bytes:
-            raise InputError(Problem(_too_large(total, lim, grew=True), file=name))
+            raise InputError(Diagnostic(_too_large(total, lim, grew=True), file=name))
         return b"".join(chunks)
     except OSError as exc:
-        raise InputError(Problem(f"cannot read the file: {exc.strerror or exc}",
+        raise InputError(Diagnostic(f"cannot read the file: {exc.strerror or exc}",
                                  file=name)) from None
     finally:
         os.close(fd)
@@ -153,18 +153,18 @@ def _line_col(data: bytes | str, offset: int) -> tuple[int, int]:
 def decode_text(data: bytes, file: str, what: str = "text file") -> str:
     """``data`` as UTF-8 text (without its byte-order mark), or an InputError."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise InputError(Problem("UTF-16/32 text is not supported; save the file as UTF-8",
+        raise InputError(Diagnostic("UTF-16/32 text is not supported; save the file as UTF-8",
                                  file=file, line=1, column=1))
     nul = data.find(b"\x00")
     if nul >= 0:
         line, col = _line_col(data, nul)
-        raise InputError(Problem(f"binary data (NUL byte); not a {what}", file=file,
+        raise InputError(Diagnostic(f"binary data (NUL byte); not a {what}", file=file,
                                  line=line, column=col))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line, col = _line_col(data, exc.start)
-        raise InputError(Problem(f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the "
+        raise InputError(Diagnostic(f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the "
                                  "file as UTF-8", file=file, line=line, column=col)) from None
 
 
@@ -183,7 +183,7 @@ def check_items(text: str, file: str, lim: Limits | None = None) -> None:
     for sep in _SEPARATORS:
         n += text.count(sep)
         if n > lim.max_items:
-            raise InputError(Problem(
+            raise InputError(Diagnostic(
                 f"too many values (more than {lim.max_items} line breaks, commas, tabs and "
                 f"YAML items; set ${ENV_VARS['max_items']} to change the limit)", file=file))
 

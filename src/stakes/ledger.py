@@ -27,7 +27,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .errors import InputError, OptionError, ProblemList
+from .errors import InputError, OptionError, DiagnosticList
 
 LEDGER_FORMAT = 1
 OUTCOME_COLUMNS = ("scenario", "issue", "value", "date", "source")
@@ -133,7 +133,7 @@ def read_ledger(path: str | Path) -> list[dict[str, Any]]:
     p = Path(path)
     if not p.exists():
         raise InputError("no such file", file=str(p))
-    probs = ProblemList(str(p))
+    probs = DiagnosticList(str(p))
     out: list[dict[str, Any]] = []
     prev = None
     for k, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
@@ -188,7 +188,7 @@ def read_outcomes(path: str | Path) -> list[dict[str, Any]]:
     p = Path(path)
     if not p.exists():
         raise InputError("no such file", file=str(p))
-    probs = ProblemList(str(p))
+    probs = DiagnosticList(str(p))
     with open(p, newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     if not rows:

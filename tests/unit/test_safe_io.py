@@ -161,11 +161,11 @@ def test_xml_depth_limit(tmp_path):
 
 def test_xml_text_is_joined_once():
     # 200,000 character references arrive as 200,000 pieces of text; joined once, in order.
-    from stakes.errors import ProblemList
+    from stakes.errors import DiagnosticList
     from stakes.readers.ktab import _parse_xml_tree
 
     data = KTAB_XML.format(enc="UTF-8", doctype="", name="&#65;&#66;" * 100_000).encode()
-    root = _parse_xml_tree(data, ProblemList("k.xml"))
+    root = _parse_xml_tree(data, DiagnosticList("k.xml"))
     assert root.all("name")[0].text == "AB" * 100_000
 
 

@@ -26,7 +26,7 @@ from typing import Literal, get_args
 import numpy as np
 
 from ..errors import InputError, OptionError
-from ..errors import Problem as InputProblem
+from ..errors import Diagnostic
 from ..models.base import Problem
 
 INSTITUTION_IDS = ("com", "ep")
@@ -155,20 +155,20 @@ def read_deu3(path: str | Path) -> Deu3Data:
     path = Path(path)
     name = str(path)
     if not path.exists():
-        raise InputError(InputProblem("no such file (the DEU III data: doi:10.34810/data53)",
+        raise InputError(Diagnostic("no such file (the DEU III data: doi:10.34810/data53)",
                                       file=name))
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError(InputProblem(f"not UTF-8 text ({exc.reason})", file=name)) from None
+        raise InputError(Diagnostic(f"not UTF-8 text ({exc.reason})", file=name)) from None
     rows = list(csv.reader(text.splitlines(), delimiter="\t", quotechar='"'))
-    problems: list[InputProblem] = []
+    problems: list[Diagnostic] = []
 
     def bad(line: int, column: str | None, message: str) -> None:
-        problems.append(InputProblem(message, file=name, line=line, field=column))
+        problems.append(Diagnostic(message, file=name, line=line, field=column))
 
     if len(rows) < 2:
-        raise InputError(InputProblem("expected a header row, a GDP row and issue rows",
+        raise InputError(Diagnostic("expected a header row, a GDP row and issue rows",
                                       file=name, line=len(rows) or 1))
     header = [h.strip() for h in rows[0]]
     missing = [c for c in COLUMNS if c not in header]
@@ -256,7 +256,7 @@ def read_deu3(path: str | Path) -> Deu3Data:
     if problems:
         raise InputError(problems)
     if not issues:
-        raise InputError(InputProblem("no issue rows", file=name, line=3))
+        raise InputError(Diagnostic("no issue rows", file=name, line=3))
     notes = []
     if no_salience:
         notes.append(f"{no_salience} positions without salience count with salience 0")

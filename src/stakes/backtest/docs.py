@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import InputError, Problem
+from ..errors import InputError, Diagnostic
 
 BEGIN = "<!-- BEGIN TABLE -->"
 END = "<!-- END TABLE -->"
@@ -18,10 +18,10 @@ def replace_block(page: str | Path, text: str) -> None:
     try:
         old = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError(Problem("no such file", file=str(p))) from None
+        raise InputError(Diagnostic("no such file", file=str(p))) from None
     a, b = old.find(BEGIN), old.find(END)
     if a < 0 or b < a:
-        raise InputError(Problem(f"no {BEGIN} … {END} block to replace", file=str(p)))
+        raise InputError(Diagnostic(f"no {BEGIN} … {END} block to replace", file=str(p)))
     write_atomic(p, old[: a + len(BEGIN)] + "\n" + text.rstrip("\n") + "\n" + old[b:])
 
 
@@ -56,7 +56,7 @@ def holdout_markdown(results: str | Path) -> str:
     rows = [json.loads(x) for x in Path(results).read_text(encoding="utf-8").splitlines()
             if x.strip()]
     if not rows:
-        raise InputError(Problem("no results yet", file=str(results)))
+        raise InputError(Diagnostic("no results yet", file=str(results)))
     version = rows[-1]["version"]
     mine = [r for r in rows if r["version"] == version]
     ref = next((k for k in mine[-1] if k.startswith("mae_vs_")), "mae_vs_?")[len("mae_vs_"):]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import InputError, Problem
+from ..errors import InputError, Diagnostic
 
 
 def read_holdout(path: str | Path) -> frozenset[str]:
@@ -20,12 +20,12 @@ def read_holdout(path: str | Path) -> frozenset[str]:
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError(Problem("no such file", file=str(p))) from None
+        raise InputError(Diagnostic("no such file", file=str(p))) from None
     except ValueError as exc:
-        raise InputError(Problem(f"not JSON: {exc}", file=str(p))) from None
+        raise InputError(Diagnostic(f"not JSON: {exc}", file=str(p))) from None
     ids = doc.get("issues") if isinstance(doc, dict) else None
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise InputError(Problem("expected an object with an 'issues' list of issue ids",
+        raise InputError(Diagnostic("expected an object with an 'issues' list of issue ids",
                                  file=str(p), field="issues"))
     return frozenset(ids)
 
@@ -61,7 +61,7 @@ def score_holdout(run, held: frozenset[str], settings) -> list[dict]:
 
     test = np.array([i.issue_id in held for i in run.issues])
     if not test.any():
-        raise InputError(Problem("none of the held-out issues is among the scored issues"))
+        raise InputError(Diagnostic("none of the held-out issues is among the scored issues"))
     dev = restrict(run, ~test)
     y = run.outcome
     cap = primary_capability(run)
@@ -142,7 +142,7 @@ def append_results(path: str | Path, rows: list[dict], settings: dict) -> tuple[
                 d = json.loads(line)
                 seen.add((d["model"], d["version"], json.dumps(d["settings"], sort_keys=True)))
             except (ValueError, KeyError, TypeError):
-                raise InputError(Problem("not a held-out result line", file=str(p),
+                raise InputError(Diagnostic("not a held-out result line", file=str(p),
                                          line=k)) from None
     version = model_version()
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from ..errors import InputError, ModelError
-from ..errors import Problem as InputProblem
+from ..errors import Diagnostic
 from ..kernels.eum import KernelOptions, StopTracker, eum_round, median_position
 from .base import Model, ModelOptions, ModelRun, Problem, RoundRecord, Schedule, weighted_mean
 
@@ -199,7 +199,7 @@ def _arrays(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     for k in np.flatnonzero(np.isfinite(c) & (c < 0)):
         bad.append(f"actor {problem.actor_ids[k]!r}: capability {c[k]} is negative")
     if bad:
-        raise InputError([InputProblem(b, field=f"issue {issue}") for b in bad])
+        raise InputError([Diagnostic(b, field=f"issue {issue}") for b in bad])
     if len(x) == 0:
         raise ModelError(f"EUM on issue {issue!r}: no actor takes a position")
     return x, c, s

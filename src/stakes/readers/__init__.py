@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, OptionError, Problem
+from ..errors import InputError, OptionError, Diagnostic
 from ..scenario.schema import Scenario
 from .bdm import SALIENCE_SCALES, SalienceScale, check_salience_scale
 from .detect import FORMATS, decide_to_scenario, detect_format, ktab_to_scenario
@@ -45,9 +45,9 @@ def load_any(path: str | os.PathLike, *, salience_scale: SalienceScale = "auto",
     check_salience_scale(salience_scale)
     p = Path(path)
     if not p.exists():
-        raise InputError(Problem("no such file", file=str(path)))
+        raise InputError(Diagnostic("no such file", file=str(path)))
     if p.is_dir():
-        raise InputError(Problem("is a directory, not a file", file=str(path)))
+        raise InputError(Diagnostic("is a directory, not a file", file=str(path)))
     if fmt is not None and fmt not in FORMATS:
         raise OptionError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     fmt = fmt or detect_format(path)

@@ -45,7 +45,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import InputError, OptionError, ProblemList
+from ..errors import InputError, OptionError, DiagnosticList
 from ..scenario.schema import MAX_ABS, Scenario
 from ..fileio import check_items
 from ..scenario.yaml_io import read_text_file, scenario_from_data
@@ -252,7 +252,7 @@ def parse_table(text: str, file: str = "<input>", *, fmt: str = "bdm-csv",
     salience_scale = check_salience_scale(salience_scale)  # type: ignore[assignment]
     scale = check_scale(scale)
     delim, title, expected_header = _LAYOUT[fmt]
-    out = ProblemList(file)
+    out = DiagnosticList(file)
     if text.startswith("\ufeff"):
         text = text[1:]
     if "\x00" in text:

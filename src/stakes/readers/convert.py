@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, OptionError, Problem
+from ..errors import InputError, OptionError, Diagnostic
 from ..scenario.schema import Scenario
 from ..scenario.yaml_io import dumps_scenario, loads_scenario, write_atomic
 from . import FORMATS, detect_format, load_any
@@ -35,7 +35,7 @@ def convert(in_path: str | os.PathLike, out_path: str | os.PathLike,
               f"source format: {fmt} ({FORMATS[fmt]})")
     text = dumps_scenario(scn, header=header)
     if loads_scenario(text, str(dst)) != scn:  # pragma: no cover - a writer defect
-        raise InputError(Problem("the converted scenario does not read back identically; "
+        raise InputError(Diagnostic("the converted scenario does not read back identically; "
                                  "nothing written", file=str(src)))
     try:
         write_atomic(dst, text)

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..fileio import check_items, decode_text, read_input
-from ..errors import Problem as InputProblem
+from ..errors import Diagnostic
 from ..models.base import Problem
 
 # Larger magnitudes are almost certainly broken input (and would swamp the
@@ -93,7 +93,7 @@ class _Field(NamedTuple):
     column: int  # 1-based column where the field starts
 
 
-def _split(line: str, lineno: int, src: str, problems: list[InputProblem]) -> list[_Field] | None:
+def _split(line: str, lineno: int, src: str, problems: list[Diagnostic]) -> list[_Field] | None:
     """Tab-split one line and unquote its fields."""
     out: list[_Field] = []
     col = 1
@@ -106,13 +106,13 @@ def _split(line: str, lineno: int, src: str, problems: list[InputProblem]) -> li
             q = text[0]
             if len(text) < 2 or text[-1] != q:
                 problems.append(
-                    InputProblem(f"unterminated {q} quote", src, lineno, start + lead, None)
+                    Diagnostic(f"unterminated {q} quote", src, lineno, start + lead, None)
                 )
                 return None
             inner = text[1:-1]
             if q in inner.replace(q + q, ""):
                 problems.append(
-                    InputProblem(
+                    Diagnostic(
                         f"stray {q} inside a quoted field (write it twice to include it)",
                         src, lineno, start + lead, None,
                     )
@@ -124,11 +124,11 @@ def _split(line: str, lineno: int, src: str, problems: list[InputProblem]) -> li
 
 
 def _number(
-    f: _Field, lineno: int, src: str, field: str, problems: list[InputProblem]
+    f: _Field, lineno: int, src: str, field: str, problems: list[Diagnostic]
 ) -> Decimal | None:
     text = f.text
     if text == "":
-        problems.append(InputProblem("missing number", src, lineno, f.column, field))
+        problems.append(Diagnostic("missing number", src, lineno, f.column, field))
         return None
     if not _NUMBER.fullmatch(text):
         low = text.lower().lstrip("+-")
@@ -138,16 +138,16 @@ def _number(
             msg = f"not a number: {text!r} (use '.' as the decimal separator)"
         else:
             msg = f"not a number: {text!r}"
-        problems.append(InputProblem(msg, src, lineno, f.column, field))
+        problems.append(Diagnostic(msg, src, lineno, f.column, field))
         return None
     try:
         value = Decimal(text)
     except InvalidOperation:  # pragma: no cover - the pattern admits only valid text
-        problems.append(InputProblem(f"not a number: {text!r}", src, lineno, f.column, field))
+        problems.append(Diagnostic(f"not a number: {text!r}", src, lineno, f.column, field))
         return None
     if abs(value) > MAX_ABS:
         problems.append(
-            InputProblem(
+            Diagnostic(
                 f"{text} is too large (magnitude above {MAX_ABS:.0e})", src, lineno, f.column, field
             )
         )
@@ -176,7 +176,7 @@ def read_decide(
     if duplicates not in ("error", "last"):
         raise ValueError("duplicates must be 'error' or 'last'")
     src = str(path)
-    problems: list[InputProblem] = []
+    problems: list[Diagnostic] = []
     if text is None:
         text = _decode(read_input(path), src)
     check_items(text, src)
@@ -189,7 +189,7 @@ def read_decide(
         for col, ch in enumerate(line, 1):
             if ch == "\x00" or (ord(ch) < 32 and ch not in "\t") or ch == "\ufffd":
                 raise InputError(
-                    InputProblem(
+                    Diagnostic(
                         f"binary or control character {ch!r}: not a decide text file",
                         src, lineno, col, None,
                     )
@@ -209,7 +209,7 @@ def read_decide(
         if "\t" not in line and _OTHER_SEPARATOR.match(line):
             sep = ";" if ";" in line else ","
             problems.append(
-                InputProblem(
+                Diagnostic(
                     f"fields must be separated by tabs, not {sep!r}", src, lineno, 1, "code"
                 )
             )
@@ -220,7 +220,7 @@ def read_decide(
         code = fields[0].text
         if code not in _CODES:
             problems.append(
-                InputProblem(
+                Diagnostic(
                     f"unknown row code {code[:20]!r}; expected one of {', '.join(_CODES)}",
                     src, lineno, fields[0].column, "code",
                 )
@@ -234,7 +234,7 @@ def read_decide(
             missing = ", ".join(need[len(vals):])
             col = fields[-1].column + len(fields[-1].text)
             problems.append(
-                InputProblem(
+                Diagnostic(
                     f"truncated row: {code} needs {len(need)} fields "
                     f"({', '.join(need)}), got {len(vals)}; missing {missing}",
                     src, lineno, col, f"{code}.{need[len(vals)]}",
@@ -243,14 +243,14 @@ def read_decide(
             continue
         for name, f in zip(need, vals):
             if name in ("id", "issue", "actor") and f.text == "":
-                problems.append(InputProblem("empty id", src, lineno, f.column, f"{code}.{name}"))
+                problems.append(Diagnostic("empty id", src, lineno, f.column, f"{code}.{name}"))
                 break
         else:
             if code == "#A":
                 aid, name = vals[0].text, vals[1].text or vals[0].text
                 if aid in actors:
                     problems.append(
-                        InputProblem(
+                        Diagnostic(
                             f"duplicate actor id {aid!r} (first defined on line "
                             f"{actor_line[aid]})",
                             src, lineno, vals[0].column, "#A.id",
@@ -265,7 +265,7 @@ def read_decide(
                 desc = " ".join(v.text for v in vals[2:])
                 if iid in issues:
                     problems.append(
-                        InputProblem(
+                        Diagnostic(
                             f"duplicate issue id {iid!r} (first defined on line "
                             f"{issue_line[iid]})",
                             src, lineno, vals[0].column, "#P.id",
@@ -290,7 +290,7 @@ def read_decide(
     for iid, value, ptext, label, lineno, col in points:
         if iid not in issues:
             problems.append(
-                InputProblem(f"unknown issue {iid!r} (no #P row defines it)", src, lineno, col,
+                Diagnostic(f"unknown issue {iid!r} (no #P row defines it)", src, lineno, col,
                              "#M.issue")
             )
             continue
@@ -304,7 +304,7 @@ def read_decide(
         hi = max(pts, key=lambda t: t[0])
         if lo[0] == hi[0]:
             problems.append(
-                InputProblem(
+                Diagnostic(
                     f"issue {iid!r}: the #M points span no range (all equal {lo[1]}); "
                     "give at least two distinct points",
                     src, issue_line[iid], None, "#M.point",
@@ -318,13 +318,13 @@ def read_decide(
         ok = True
         if aid not in actors:
             problems.append(
-                InputProblem(f"unknown actor {aid!r} (no #A row defines it)", src, lineno,
+                Diagnostic(f"unknown actor {aid!r} (no #A row defines it)", src, lineno,
                              fa.column, "#D.actor")
             )
             ok = False
         if iid not in issues:
             problems.append(
-                InputProblem(f"unknown issue {iid!r} (no #P row defines it)", src, lineno,
+                Diagnostic(f"unknown issue {iid!r} (no #P row defines it)", src, lineno,
                              fi.column, "#D.issue")
             )
             ok = False
@@ -333,13 +333,13 @@ def read_decide(
         pw = _number(fpow, lineno, src, "#D.power", problems)
         if sal is not None and not (0 <= sal <= 1):
             problems.append(
-                InputProblem(f"salience {fsal.text} outside [0, 1]", src, lineno, fsal.column,
+                Diagnostic(f"salience {fsal.text} outside [0, 1]", src, lineno, fsal.column,
                              "#D.salience")
             )
             ok = False
         if pw is not None and pw < 0:
             problems.append(
-                InputProblem(f"power {fpow.text} is negative", src, lineno, fpow.column,
+                Diagnostic(f"power {fpow.text} is negative", src, lineno, fpow.column,
                              "#D.power")
             )
             ok = False
@@ -347,7 +347,7 @@ def read_decide(
             lo, hi, lot, hit = bounds[iid]
             if lo < hi and not (lo <= pos <= hi):
                 problems.append(
-                    InputProblem(
+                    Diagnostic(
                         f"position {fpos.text} outside the scale [{lot}, {hit}] of issue {iid!r}",
                         src, lineno, fpos.column, "#D.position",
                     )
@@ -360,7 +360,7 @@ def read_decide(
         if key in seen:
             if duplicates == "error":
                 problems.append(
-                    InputProblem(
+                    Diagnostic(
                         f"second #D row for actor {aid!r} on issue {iid!r} (first on line "
                         f"{entries[seen[key]].line})",
                         src, lineno, fa.column, "#D.actor",
@@ -374,11 +374,11 @@ def read_decide(
 
     if not problems:
         if not actors:
-            problems.append(InputProblem("no actors (#A rows)", src, None, None, "#A"))
+            problems.append(Diagnostic("no actors (#A rows)", src, None, None, "#A"))
         if not issues:
-            problems.append(InputProblem("no issues (#P rows)", src, None, None, "#P"))
+            problems.append(Diagnostic("no issues (#P rows)", src, None, None, "#P"))
         if not entries:
-            problems.append(InputProblem("no actor-issue rows (#D rows)", src, None, None, "#D"))
+            problems.append(Diagnostic("no actor-issue rows (#D rows)", src, None, None, "#D"))
     if problems:
         raise InputError(problems)
 
@@ -392,7 +392,7 @@ def read_decide(
 
 def _decode(data: bytes, src: str) -> str:
     if not data.strip():
-        raise InputError(InputProblem("file is empty", src, None, None, None))
+        raise InputError(Diagnostic("file is empty", src, None, None, None))
     return decode_text(data, src, "decide text file")
 
 

@@ -28,7 +28,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, Problem
+from ..errors import InputError, Diagnostic
 from ..scenario.schema import Scenario
 from ..fileio import decode_text, read_input
 from .bdm import COLUMNS, build_scenario, clip, data_basis, make_ids, source_entry
@@ -106,12 +106,12 @@ def detect_format(path: str | os.PathLike) -> str:
         return "ktab-xml"  # the XML reader deals with its own encodings
     text = decode_text(data, name)  # refuses binary and non-UTF-8 input with a clear message
     if not text.strip():
-        raise InputError(Problem("file is empty", file=name))
+        raise InputError(Diagnostic("file is empty", file=name))
     found = sniff(text)
     if found is None:
         first = next((k for k, ln in enumerate(re.split(r"\r\n|\r|\n", text), 1)
                       if ln.strip()), 1)
-        raise InputError(Problem(
+        raise InputError(Diagnostic(
             "cannot tell the format: the first line is not a BDM CSV header "
             "(Actor,Capability,Position,Salience), a decisionmechanics header (Name x c s), a "
             "KTAB CSV title line (name, description, numActors, numDims), a decide row "

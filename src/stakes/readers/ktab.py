@@ -3,7 +3,7 @@
 Both are parsed into :class:`KtabScenario`, a plain intermediate structure on
 KTAB's own scales (positions and saliences 0-100, capability as given), with
 strict validation: every problem is reported as a
-:class:`stakes.errors.Problem` with file, line, column (where the format
+:class:`stakes.errors.Diagnostic` with file, line, column (where the format
 gives one) and field, and all problems of a file are raised together as one
 :class:`stakes.errors.InputError`.
 
@@ -44,7 +44,7 @@ import numpy as np
 from defusedxml.common import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 from defusedxml.expatreader import DefusedExpatParser
 
-from stakes.errors import InputError, ProblemList
+from stakes.errors import InputError, DiagnosticList
 from stakes.fileio import check_items, decode_text, limits, read_input
 from stakes.kernels.smp import CHOICES, KTAB_NAMES
 
@@ -139,7 +139,7 @@ class KtabScenario:
 # Shared value checks
 
 
-def _number(text: str, what: str, out: ProblemList, line: int | None, column: int | None,
+def _number(text: str, what: str, out: DiagnosticList, line: int | None, column: int | None,
             field: str) -> float | None:
     t = text.strip()
     if t == "":
@@ -158,7 +158,7 @@ def _number(text: str, what: str, out: ProblemList, line: int | None, column: in
     return value
 
 
-def _in_range(value: float | None, lo: float, hi: float, what: str, out: ProblemList,
+def _in_range(value: float | None, lo: float, hi: float, what: str, out: DiagnosticList,
               line: int | None, column: int | None, field: str) -> float | None:
     if value is None:
         return None
@@ -168,7 +168,7 @@ def _in_range(value: float | None, lo: float, hi: float, what: str, out: Problem
     return value
 
 
-def _check_name(name: str, out: ProblemList, line: int | None, column: int | None,
+def _check_name(name: str, out: DiagnosticList, line: int | None, column: int | None,
                 field: str) -> None:
     if not name:
         out.add("actor name is empty", line, column, field)
@@ -177,7 +177,7 @@ def _check_name(name: str, out: ProblemList, line: int | None, column: int | Non
                 f"{MAX_NAME_LEN}", line, column, field)
 
 
-def _check_actor_count(n: int, out: ProblemList, line: int | None, column: int | None,
+def _check_actor_count(n: int, out: DiagnosticList, line: int | None, column: int | None,
                        field: str) -> bool:
     if not (MIN_ACTORS <= n <= MAX_ACTORS):
         out.add(f"number of actors must be in {MIN_ACTORS}..{MAX_ACTORS}, got {n}",
@@ -186,7 +186,7 @@ def _check_actor_count(n: int, out: ProblemList, line: int | None, column: int |
     return True
 
 
-def _check_salience_sum(sals: list[float | None], out: ProblemList, line: int | None,
+def _check_salience_sum(sals: list[float | None], out: DiagnosticList, line: int | None,
                         column: int | None, field: str, actor: str) -> None:
     if any(s is None for s in sals):
         return
@@ -200,7 +200,7 @@ def _check_salience_sum(sals: list[float | None], out: ProblemList, line: int | 
 # CSV
 
 
-def _decode(data: bytes, out: ProblemList, kind: str) -> str:
+def _decode(data: bytes, out: DiagnosticList, kind: str) -> str:
     if not data.strip():
         raise out.fail(f"file is empty; expected a KTAB {kind} scenario", 1, None, None)
     return decode_text(data, out.file or "<input>", f"KTAB {kind} text file")
@@ -256,7 +256,7 @@ def _trim_trailing(fields: list[tuple[str, int]], expected: int) -> list[tuple[s
 
 def parse_ktab_csv(text: str | bytes, file: str | None = None) -> KtabScenario:
     """Parse the text of a KTAB SMP CSV file; see the module docstring for the layout."""
-    out = ProblemList(file)
+    out = DiagnosticList(file)
     if isinstance(text, bytes):
         text = _decode(text, out, "CSV")
     elif not text.strip():
@@ -452,7 +452,7 @@ class _TreeBuilder(ContentHandler):
             self.stack[-1].parts.append(text)
 
 
-def _parse_xml_tree(data: bytes, out: ProblemList) -> _Node:
+def _parse_xml_tree(data: bytes, out: DiagnosticList) -> _Node:
     """The element tree, from a hardened parser: no DTD, no entity declarations, no
     external references (defusedxml), bounded depth and element count."""
     decl = _XML_DECL.match(data[:1024])
@@ -502,7 +502,7 @@ def _simplify(path: str) -> str:
                   lambda m: m.group(0) if m.group(1) in _REPEATED else m.group(1), path)
 
 
-def _one(parent: _Node, tag: str, out: ProblemList, required: bool = True) -> _Node | None:
+def _one(parent: _Node, tag: str, out: DiagnosticList, required: bool = True) -> _Node | None:
     found = parent.all(tag)
     if not found:
         if required:
@@ -515,7 +515,7 @@ def _one(parent: _Node, tag: str, out: ProblemList, required: bool = True) -> _N
     return found[0]
 
 
-def _unknown(parent: _Node, allowed: tuple[str, ...], out: ProblemList) -> None:
+def _unknown(parent: _Node, allowed: tuple[str, ...], out: DiagnosticList) -> None:
     for c in parent.children:
         if c.tag not in allowed:
             out.add(f"unknown element <{c.tag}> in <{parent.tag}> (expected "
@@ -523,7 +523,8 @@ def _unknown(parent: _Node, allowed: tuple[str, ...], out: ProblemList) -> None:
                     _simplify(c.path))
 
 
-def _xml_number(node: _Node | None, what: str, out: ProblemList, context: str = "") -> float | None:
+def _xml_number(node: _Node | None, what: str, out: DiagnosticList,
+                context: str = "") -> float | None:
     if node is None:
         return None
     path = _simplify(node.path)
@@ -536,7 +537,7 @@ def _xml_number(node: _Node | None, what: str, out: ProblemList, context: str = 
 
 def parse_ktab_xml(data: bytes | str, file: str | None = None) -> KtabScenario:
     """Parse a KTAB SMP XML scenario; see the module docstring for the layout."""
-    out = ProblemList(file)
+    out = DiagnosticList(file)
     if isinstance(data, str):
         data = data.encode("utf-8")
     if not data.strip():

@@ -27,7 +27,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError, Problem
+from ..errors import InputError, Diagnostic
 from .check import bases, valued_fields
 from .schema import Evidence, Scenario, Source
 
@@ -111,7 +111,7 @@ def check_evidence(scn: Scenario, sources_dir: str | os.PathLike) -> list[Eviden
     """
     folder = Path(sources_dir)
     if not folder.is_dir():
-        raise InputError(Problem("sources folder not found (give the folder that holds the "
+        raise InputError(Diagnostic("sources folder not found (give the folder that holds the "
                                  "files named in metadata.sources)", file=str(sources_dir)))
     sources: dict[str, Source] = {s.id: s for s in scn.metadata.sources}
     texts: dict[str, tuple[str, str]] = {}  # file -> (status, normalised text)

@@ -19,7 +19,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from ..errors import InputError, Problem
+from ..errors import InputError, Diagnostic
 from ..fileio import ENV_VARS, check_items, limits, read_text, write_output
 from .check import check
 from .schema import Scenario
@@ -142,7 +142,7 @@ class _Budget:
         if self.in_alias:
             self.copied += 1
             if self.copied > MAX_ALIAS_COPIES:
-                raise InputError(Problem(
+                raise InputError(Diagnostic(
                     f"aliases expand to more than {MAX_ALIAS_COPIES} values", file=self.file))
 
 
@@ -222,7 +222,7 @@ def _scalar_text(node: Any) -> str:
 
 def _located(file: str, message: str, node: Any) -> InputError:
     line, col = _mark(node)
-    return InputError(Problem(f"invalid YAML: {_one_line(message)}", file=file,
+    return InputError(Diagnostic(f"invalid YAML: {_one_line(message)}", file=file,
                               line=line + 1, column=col + 1))
 
 
@@ -260,8 +260,8 @@ def _nearest(path: tuple, where: dict[tuple, Loc]) -> Loc | None:
         path = path[:-1]
 
 
-def _problem(file: str, message: str, path: tuple, loc: Loc | None) -> Problem:
-    return Problem(
+def _problem(file: str, message: str, path: tuple, loc: Loc | None) -> Diagnostic:
+    return Diagnostic(
         message=message,
         file=file,
         line=None if loc is None else loc[0] + 1,
@@ -295,7 +295,7 @@ def _check_flow_depth(text: str, file: str) -> None:
                 pos = m.start()
                 line = text.count("\n", 0, pos)
                 col = pos - (text.rfind("\n", 0, pos) + 1)
-                raise InputError(Problem(
+                raise InputError(Diagnostic(
                     f"invalid YAML: brackets nested more than {limit} levels deep",
                     file=file, line=line + 1, column=col + 1))
         elif depth:
@@ -309,7 +309,7 @@ def _check_block_depth(text: str, file: str) -> None:
     for m in re.finditer(r"^((?:[ ]|-[ ])*)\S", text, re.MULTILINE):
         if len(m.group(1)) > 2 * limit:
             line = text.count("\n", 0, m.start()) + 1
-            raise InputError(Problem(
+            raise InputError(Diagnostic(
                 f"invalid YAML: indented more than {2 * limit} columns (nesting limit "
                 f"{limit})", file=file, line=line, column=1))
 
@@ -324,9 +324,9 @@ def _precheck(text: str, file: str) -> None:
 def parse_text(text: str, file: str = "<input>") -> tuple[Any, dict[tuple, Loc]]:
     """Parse YAML text into plain Python data and a map of field positions."""
     if not text.strip():
-        raise InputError(Problem("file is empty", file=file))
+        raise InputError(Diagnostic("file is empty", file=file))
     if "\x00" in text:
-        raise InputError(Problem("not a text file (contains NUL bytes)", file=file))
+        raise InputError(Diagnostic("not a text file (contains NUL bytes)", file=file))
     _precheck(text, file)
     y = YAML(typ="safe", pure=False)
     y.version = (1, 2)
@@ -343,22 +343,22 @@ def parse_text(text: str, file: str = "<input>") -> tuple[Any, dict[tuple, Loc]]
             line = lines[mark.line] if mark.line < len(lines) else ""
             if mark.column < len(line):
                 msg = f"found character {line[mark.column]!r} that cannot start any token"
-        raise InputError(Problem(
+        raise InputError(Diagnostic(
             f"invalid YAML: {_one_line(msg)}", file=file,
             line=None if mark is None else mark.line + 1,
             column=None if mark is None else mark.column + 1,
         )) from None
     except YAMLError as exc:
-        raise InputError(Problem(f"invalid YAML: {exc}".splitlines()[0], file=file)) from None
+        raise InputError(Diagnostic(f"invalid YAML: {exc}".splitlines()[0], file=file)) from None
     except RecursionError:
-        raise InputError(Problem("invalid YAML: nesting is too deep", file=file)) from None
+        raise InputError(Diagnostic("invalid YAML: nesting is too deep", file=file)) from None
     except (ValueError, TypeError, OverflowError, KeyError, IndexError,
             AttributeError) as exc:
         # a scalar the constructor cannot build; it gives no position
-        raise InputError(Problem(f"invalid YAML: {_one_line(str(exc))[:300]}",
+        raise InputError(Diagnostic(f"invalid YAML: {_one_line(str(exc))[:300]}",
                                  file=file)) from None
     if doc is None:
-        raise InputError(Problem("file is empty", file=file))
+        raise InputError(Diagnostic("file is empty", file=file))
     return data, walker.where
 
 
@@ -367,7 +367,7 @@ def scenario_from_data(data: Any, where: dict[tuple, Loc] | None = None,
     """Validate plain data as a scenario; raise InputError listing every problem."""
     where = where or {(): (0, 0)}
     if not isinstance(data, dict):
-        raise InputError(Problem("a scenario file must be a mapping with metadata, actors, "
+        raise InputError(Diagnostic("a scenario file must be a mapping with metadata, actors, "
                                  "issues and entries", file=file, line=1, column=1))
     lim = limits()
     actors = data.get("actors")
@@ -420,7 +420,7 @@ def option_findings(scn: Scenario) -> list[tuple[tuple, str]]:
     return out
 
 
-def _dedupe(problems: list[Problem]) -> list[Problem]:
+def _dedupe(problems: list[Diagnostic]) -> list[Diagnostic]:
     seen, out = set(), []
     for p in problems:
         key = (p.line, p.column, p.field, p.message)

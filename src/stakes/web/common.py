@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
 
-from ..errors import InputError, OptionError, Problem, StakesError
+from ..errors import InputError, OptionError, Diagnostic, StakesError
 from .jobs import Job, JobContext
 from .security import check_form_token
 from .state import NAME_RE, RUN_RE, State
@@ -167,7 +167,7 @@ def submit_load(state: State, filename: str, data: bytes) -> Job:
             scn = ctx.call("load", {"name": name, "suffix": suffix, "data": data})
         except InputError as exc:
             # the worker's temporary path is never shown: the user's file name is
-            raise InputError([Problem(p.message, raw, p.line, p.column, p.field)
+            raise InputError([Diagnostic(p.message, raw, p.line, p.column, p.field)
                               for p in exc.problems]) from None
         state.limits.check_size(scn, raw)
         return scn

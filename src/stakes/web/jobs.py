@@ -35,7 +35,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..errors import InputError, OptionError, Problem, StakesError
+from ..errors import InputError, OptionError, Diagnostic, StakesError
 
 log = logging.getLogger("stakes.web.jobs")
 
@@ -60,11 +60,11 @@ class Limits:
         """Refuse a scenario too large to run within these limits."""
         n, m = len(scn.actors), len(scn.issues)
         if n > self.max_actors:
-            raise InputError(Problem(f"the scenario has {n} actors; this server accepts at "
+            raise InputError(Diagnostic(f"the scenario has {n} actors; this server accepts at "
                                      f"most {self.max_actors} (stakes serve --max-actors)",
                                      file=file, field="actors"))
         if n * m > self.max_cells:
-            raise InputError(Problem(f"the scenario has {n} actors x {m} issues = {n * m} "
+            raise InputError(Diagnostic(f"the scenario has {n} actors x {m} issues = {n * m} "
                                      f"cells; this server accepts at most {self.max_cells} "
                                      "(stakes serve --max-cells)", file=file, field="issues"))
 
@@ -197,7 +197,7 @@ class Worker:
 
 def _rebuild(kind: str, problems: list[dict[str, Any]]) -> StakesError:
     if kind == "input":
-        return InputError([Problem(p["message"], p.get("file"), p.get("line"), p.get("column"),
+        return InputError([Diagnostic(p["message"], p.get("file"), p.get("line"), p.get("column"),
                                    p.get("field")) for p in problems])
     msg = problems[0]["message"] if problems else "error"
     if kind == "option":
