@@ -114,9 +114,31 @@ class Schedule:
 StopReason = Literal["converged", "cycle", "max_rounds"]
 
 
+@dataclass(frozen=True)
+class Event:
+    """One thing a model did in a round, and why: the raw material of explanations.
+
+    ``kind`` names what happened ("offer" for an EUM offer, "exchange" for a
+    Stokman exchange, "bargain" for an SMP bargain, "lever" for a lever's
+    change); ``actors`` lists who took part, the initiator first (proposer,
+    then receiver or partner); ``issues`` the issues it concerns; ``detail``
+    the model's own quantities (offer type, expected utilities, shifts,
+    gains, the new position, whether it was accepted), JSON-ready.
+    """
+
+    kind: str
+    actors: tuple[str, ...]
+    issues: tuple[str, ...]
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class RoundRecord:
-    """The state after ``round`` (round 0 = the input positions)."""
+    """The state after ``round`` (round 0 = the inputs, after any round-0 lever).
+
+    ``events`` are what happened in the round that led to this state (empty
+    for round 0, and when a run records no events).
+    """
 
     round: int
     actor_ids: tuple[str, ...]
@@ -124,6 +146,7 @@ class RoundRecord:
     forecast: np.ndarray  # (D,)
     mean: np.ndarray  # (D,) capability x salience weighted mean
     extra: dict[str, Any] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
 
 
 @dataclass
