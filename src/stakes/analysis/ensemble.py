@@ -223,6 +223,7 @@ class Ensemble:
         skip_inapplicable: bool = True,
         without: Sequence[str | None] = (None,),
         engine_seed: int = 0,
+        issues: Sequence[str] | None = None,
     ):
         self.space = space
         self.scn = space.scenario
@@ -237,7 +238,9 @@ class Ensemble:
         # (model, label, issue, without) -> task key; task key -> Task
         self.plan: dict[tuple, tuple] = {}
         self.tasks: dict[tuple, Task] = {}
-        issues = [i.id for i in self.scn.issues]
+        # Forecasts on other issues are not planned (single-issue models compute only
+        # these; joint models still see every issue, and report these).
+        issues = list(issues) if issues is not None else [i.id for i in self.scn.issues]
         for spec in self.specs:
             if not spec.batched:
                 for wo in self.without:

@@ -376,6 +376,7 @@ def _quotes(scn):
 
 
 def _register_command_groups() -> None:
+    from .advise import register as register_advise
     from .backtest import register as register_backtest
     from .check import register as register_check
     from .ledger import register as register_ledger
@@ -384,6 +385,7 @@ def _register_command_groups() -> None:
     from .serve import register as register_serve
 
     register_analysis(app)
+    register_advise(app)
     register_check(app)
     register_runs(app)
     register_backtest(app)

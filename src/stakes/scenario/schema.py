@@ -356,7 +356,18 @@ class Lever(_Strict):
     feasibility: Feasibility | None = None
     feasibility_basis: Basis | None = None
     round: int = Field(0, ge=0, le=10_000, description="Round before which it applies.")
+    cost: Value | None = Field(
+        None, description="What pulling the lever costs its puller (e.g. domestic political "
+        "cost), on any scale shared by the scenario's levers, with its basis; plan search "
+        "ranks plans by it (plan size when no lever states one).")
     effects: list[Effect] = Field(min_length=1)
+
+    @field_validator("cost")
+    @classmethod
+    def _cost_not_negative(cls, v: "Value | None") -> "Value | None":
+        if v is not None and v.value < 0:
+            raise ValueError(f"cost {v.value} is negative; costs are 0 or more")
+        return v
 
 
 class PlanStep(_Strict):

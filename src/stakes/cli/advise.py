@@ -1,0 +1,161 @@
+"""``stakes advise``: search the scenario's levers for plans that reach a goal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .analysis import _emit, _errors, _table_console
+
+
+def _pct(p: float) -> str:
+    return f"{100 * p:.0f}%"
+
+
+def _num(v: float | None, signed: bool = False) -> str:
+    if v is None:
+        return "—"
+    return f"{v:+.1f}" if signed else f"{v:.1f}"
+
+
+@_errors
+def advise_command(
+    scenario: Optional[str] = typer.Argument(None, help="Scenario (default: the embedded one)."),
+    goal: list[str] = typer.Option(..., "--goal", "-g",
+                                   help="ISSUE>=VALUE or ISSUE<=VALUE (repeatable: all must "
+                                        "hold)."),
+    model: str = typer.Option("eum", "--model", "-m", help="Model that forecasts."),
+    budget: Optional[float] = typer.Option(None, "--budget", min=0.0,
+                                           help="Largest plan cost (plan size without costs)."),
+    members: int = typer.Option(200, "--members", "-n", min=1, max=1_000_000,
+                                help="Ensemble members per plan."),
+    max_levers: Optional[int] = typer.Option(None, "--max-levers", min=1,
+                                             help="Largest plan, in levers."),
+    method: str = typer.Option("auto", "--method",
+                               help="auto, exhaustive or beam (auto: exhaustive up to 8 levers)."),
+    beam: int = typer.Option(8, "--beam", min=1, max=1000, help="Plans kept per size (beam)."),
+    rank: str = typer.Option("p", "--rank",
+                             help="p (success share), robust (its interval's lower end) or "
+                                  "bargained (share reached only through bargaining)."),
+    plan: Optional[str] = typer.Option(None, "--plan",
+                                       help="Only score the orderings of this scenario plan."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="MODEL.OPTION=VALUE."),
+    rounds: Optional[int] = typer.Option(None, "--rounds", min=1, max=100_000),
+    seed: int = typer.Option(0, "--seed"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o"),
+) -> None:
+    """Which levers, in which order, reach a goal: success share over the scenario's
+    uncertainty, cost, side effects, and what bargaining adds to what the levers impose."""
+    from ..analysis.advise import advise, parse_goal, plan_order
+    from ..api import load
+    from ..engine import check_seed
+    from ..errors import OptionError
+    from ..models import model_names
+    from .main import parse_sets
+
+    if fmt not in ("table", "json"):
+        raise OptionError(f"--format {fmt!r}: expected table or json")
+    if method not in ("auto", "exhaustive", "beam"):
+        raise OptionError(f"--method {method!r}: expected auto, exhaustive or beam")
+    if rank not in ("p", "robust", "bargained"):
+        raise OptionError(f"--rank {rank!r}: expected p, robust or bargained")
+    if model not in model_names():
+        raise OptionError(f"--model {model!r}: unknown (models: {', '.join(model_names())})")
+    check_seed(seed)
+    scn = load(scenario)
+    goals = [parse_goal(g, scn) for g in goal]
+    options = parse_sets(set_, [model])
+    if plan is not None:
+        spread = plan_order(scn, plan, goals, model=model, members=members, seed=seed,
+                            options=options, rounds=rounds)
+        if fmt == "json":
+            _emit(json.dumps({"plan": plan, "goals": [g.label for g in goals], "model": model,
+                              "members": members, "seed": seed, **spread.json()},
+                             indent=2, allow_nan=False), output)
+            return
+        with _table_console(output) as console:
+            _order_table(console, f"plan {plan}", spread)
+        return
+    adv = advise(scn, goals, model=model, budget=budget, members=members, seed=seed,
+                 max_levers=max_levers, method=method, beam=beam,  # type: ignore[arg-type]
+                 options=options, rounds=rounds, rank=rank)  # type: ignore[arg-type]
+    if fmt == "json":
+        _emit(json.dumps(adv.json(), indent=2, allow_nan=False), output)
+        return
+    with _table_console(output) as console:
+        _advice_tables(console, scn, adv)
+
+
+def _advice_tables(console: Console, scn, adv) -> None:
+    goals = " and ".join(g.label for g in adv.goals)
+    console.print(f"[bold]{scn.metadata.name}[/bold]: goal {goals}; model {adv.model}; "
+                  f"{adv.members} members, seed {adv.seed}")
+    console.print(f"searched {adv.evaluated} plans ({adv.method}) from {len(adv.reaching)} "
+                  f"levers that reach the goal; {len(adv.left_out)} cannot and were left out")
+    fc = "; ".join(f"{i} {s.median:.1f} (80%: {s.lo:.1f}–{s.hi:.1f})"
+                   for i, s in adv.baseline_forecast.items())
+    lo, hi = adv.baseline_interval
+    console.print(f"baseline: goal met in {_pct(adv.baseline_p)} of members "
+                  f"[{_pct(lo)}–{_pct(hi)}]; {fc}")
+    issue = adv.goals[0].issue
+    front = {id(s) for s in adv.front}
+    t = Table(title=f"best plans (ranked by {adv.rank}; * on the cost front)",
+              title_justify="left")
+    for col in ("#", "cost", "goal met", "80% CI", f"effect on {issue} (80%)", "bargained",
+                "flag"):
+        t.add_column(col, no_wrap=True)
+    for k, s in enumerate(adv.ranked, 1):
+        e = s.effect[issue]
+        share = s.bargained_share(issue)
+        barg = "—" if share is None else f"{100 * share:.0f}%"
+        t.add_row(f"{k}{'*' if id(s) in front else ''}", f"{s.cost:g}", _pct(s.p_goals),
+                  f"{_pct(s.p_interval[0])}–{_pct(s.p_interval[1])}",
+                  f"{e.median:+.1f} ({e.lo:+.1f} to {e.hi:+.1f})", barg,
+                  "mechanical" if s.mechanical else "")
+    console.print(t)
+    for k, s in enumerate(adv.ranked, 1):
+        console.print(f"  {k}: {s.label}")
+    if adv.ranked and adv.ranked[0].side_effects:
+        best = adv.ranked[0]
+        moved = sorted(best.side_effects.items(), key=lambda kv: -abs(kv[1].median))
+        shown = [f"{i} {s.median:+.1f}" for i, s in moved if abs(s.median) >= 0.05][:6]
+        console.print("side effects of the first plan (median shift): "
+                      + (", ".join(shown) if shown else "none"))
+    for label, spread in adv.orders.items():
+        _order_table(console, label, spread)
+    if adv.persuasion:
+        t = Table(title="who to work on (one actor moved a little toward the goal)",
+                  title_justify="left")
+        for col in ("actor", "issue", "shift", "goal met", "gain"):
+            t.add_column(col)
+        for p in adv.persuasion[:8]:
+            shift = (f"position {p.shift:+g}" if p.what == "position"
+                     else f"salience {p.shift:+g}")
+            t.add_row(p.actor, p.issue, shift, _pct(p.p_goals), f"{100 * p.gain:+.1f} pts")
+        console.print(t)
+
+
+def _order_table(console: Console, label: str, spread) -> None:
+    lo, hi = spread.p_range
+    verdict = "order matters" if spread.matters() else "order does not matter"
+    scope = "every ordering" if spread.exhaustive else f"{len(spread.scores) - 1} orderings"
+    issue = next(iter(spread.best.effect))
+    e_lo, e_hi = spread.effect_range(issue)
+    console.print(f"[bold]{label}[/bold]: {scope} and all at once: goal met in "
+                  f"{_pct(lo)}–{_pct(hi)} of members; median effect on {issue} "
+                  f"{e_lo:+.1f} to {e_hi:+.1f}; {verdict}")
+    console.print(f"  best:  {spread.best.label} ({_pct(spread.best.p_goals)})")
+    console.print(f"  worst: {spread.worst.label} ({_pct(spread.worst.p_goals)})")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("advise")(advise_command)
+
+
+__all__ = ["register"]

@@ -1,0 +1,243 @@
+"""Plan search on scenarios whose answers are known by construction."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from stakes.analysis.advise import (
+    Candidate,
+    Scorer,
+    advise,
+    cost_of,
+    orderings,
+    parse_goal,
+    plan_order,
+    wilson,
+)
+from stakes.cli.main import app
+from stakes.engine import run_scenario
+from stakes.errors import OptionError
+from stakes.scenario.yaml_io import loads_scenario
+
+# Baseline compromise on x: (0 + 40 + 50) / 3 = 30.  Only `big` lifts it past 50 alone;
+# `small_b` and `small_c` together reach 46.7; `elsewhere` touches issue y only.
+SCENARIO = """
+stakes: 1
+metadata: {name: plan search test}
+actors:
+- {id: a, name: A, capability: 1}
+- {id: b, name: B, capability: 1}
+- {id: c, name: C, capability: 1}
+issues:
+- {id: x, name: X}
+- {id: y, name: Y}
+entries:
+- {actor: a, issue: x, position: 0, salience: 1}
+- {actor: b, issue: x, position: 40, salience: 1}
+- {actor: c, issue: x, position: 50, salience: 1}
+- {actor: a, issue: y, position: 10, salience: 1}
+- {actor: b, issue: y, position: 20, salience: 1}
+levers:
+- id: big
+  name: a comes round
+  cost: 5
+  effects: [{actor: a, issues: [x], position: {set: 90}}]
+- id: small_b
+  name: b moves a little
+  cost: 1
+  effects: [{actor: b, issues: [x], position: {add: 20}}]
+- id: small_c
+  name: c moves a little
+  cost: 1
+  effects: [{actor: c, issues: [x], position: {add: 30}}]
+- id: elsewhere
+  name: y only
+  cost: 1
+  effects: [{actor: a, issues: [y], position: {set: 90}}]
+- id: set_a
+  name: a set to 80
+  cost: 1
+  effects: [{actor: a, issues: [x], position: {set: 80}}]
+- id: shift_a
+  name: a shifted by 30
+  cost: 1
+  effects: [{actor: a, issues: [x], position: {add: 30}}]
+plans:
+- id: set_then_shift
+  name: set a, then shift it
+  steps: [{lever: set_a, round: 0}, {lever: shift_a, round: 1}]
+"""
+
+
+@pytest.fixture(scope="module")
+def scn():
+    return loads_scenario(SCENARIO)
+
+
+def _levers(scn, ids):
+    return scn.model_copy(update={"levers": [lv for lv in scn.levers if lv.id in ids]})
+
+
+def _brute_force(scn, goal, scorer, cand, model="compromise"):
+    """Share of members meeting ``goal``, each member run through the one-run engine."""
+    iv = cand.intervention(scn, "brute")
+    hits = []
+    for row in scorer.values:
+        mscn = scorer.space.scenario_for(row)
+        res = run_scenario(mscn, [model], interventions=[iv], issues=[goal.issue])
+        hits.append(bool(goal.met(res[0].run.forecast)[0]))
+    return float(np.mean(hits))
+
+
+def test_goal_parsing_refuses_bad_goals(scn):
+    assert parse_goal("x >= 50", scn).value == 50
+    assert parse_goal("x<=2.5e1", scn).op == "<="
+    for bad in ("z>=1", "x>=500", "x=5", "x>=", ">=5"):
+        with pytest.raises(OptionError):
+            parse_goal(bad, scn)
+
+
+def test_exhaustive_search_finds_the_known_best_plan_and_matches_brute_force(scn):
+    small = _levers(scn, {"big", "small_b", "small_c", "elsewhere"})
+    goal = parse_goal("x>=50", small)
+    adv = advise(small, [goal], model="compromise", members=40, seed=3, orders=False,
+                 persuade=False)
+    assert adv.method == "exhaustive"
+    assert adv.left_out == ["elsewhere"]  # it cannot reach x
+    assert adv.evaluated == 2**3 - 1  # every non-empty subset of the three levers on x
+    best = adv.ranked[0]
+    assert "big" in best.candidate.levers
+    # No plan without `big` reaches 50 in most members; every plan with it does.
+    scorer = Scorer(small, [goal], "compromise", members=40, seed=3)
+    for k in range(1, 4):
+        for subset in itertools.combinations(["big", "small_b", "small_c"], k):
+            cand = Candidate(tuple((lv, 0) for lv in subset))
+            got = scorer.score([cand])[0]
+            assert got.p_goals == _brute_force(small, goal, scorer, cand)
+            if "big" in subset:
+                assert got.p_goals > 0.9
+            else:
+                assert got.p_goals < 0.5
+
+
+def test_eum_scores_match_the_one_run_engine(scn):
+    small = _levers(scn, {"big", "small_b", "small_c"})
+    goal = parse_goal("x>=45", small)
+    scorer = Scorer(small, [goal], "eum", members=12, seed=1)
+    for subset in (("small_b",), ("small_b", "small_c"), ("big",)):
+        cand = Candidate(tuple((lv, 0) for lv in subset))
+        assert scorer.score([cand])[0].p_goals == _brute_force(small, goal, scorer, cand, "eum")
+
+
+def test_costs_give_a_pareto_front(scn):
+    small = _levers(scn, {"big", "small_b", "small_c"})
+    goal = parse_goal("x>=45", small)
+    adv = advise(small, [goal], model="compromise", members=60, seed=0, orders=False,
+                 persuade=False, top=10)
+    assert cost_of(small, ["big", "small_b"]) == 6
+    front = adv.front
+    # Sorted by cost, each point on the front buys a strictly higher success share.
+    costs = [s.cost for s in front]
+    ps = [s.p_goals for s in front]
+    assert costs == sorted(costs) and all(b > a for a, b in zip(ps, ps[1:]))
+    everything = adv.ranked
+    for s in everything:  # nothing on the front is beaten on both counts
+        for f in front:
+            assert not (s.p_goals >= f.p_goals and s.cost <= f.cost
+                        and (s.p_goals > f.p_goals or s.cost < f.cost))
+    # A budget of 2 rules out `big`.
+    capped = advise(small, [goal], model="compromise", members=60, seed=0, budget=2,
+                    orders=False, persuade=False)
+    assert all("big" not in s.candidate.levers for s in capped.ranked)
+    assert all(s.cost <= 2 for s in capped.ranked)
+
+
+def test_without_costs_plan_size_is_the_cost(scn):
+    bare = scn.model_copy(update={"levers": [lv.model_copy(update={"cost": None})
+                                             for lv in scn.levers]})
+    assert cost_of(bare, ["big", "small_b", "small_c"]) == 3
+
+
+def test_order_matters_when_levers_do_not_commute(scn):
+    # set a to 80 then shift by 30 → 100 (clipped); the other way → 80.  Mean 63.3 vs 56.7.
+    goal = parse_goal("x>=60", scn)
+    spread = plan_order(scn, "set_then_shift", [goal], model="compromise", members=80, seed=2)
+    assert spread.exhaustive and len(spread.scores) == 3  # all at once + two orderings
+    assert spread.best.candidate.levers == ("set_a", "shift_a")
+    assert spread.worst.candidate.levers == ("shift_a", "set_a")
+    assert spread.p_range[1] - spread.p_range[0] > 0.5
+    assert spread.matters()
+
+
+def test_order_does_not_matter_when_levers_commute(scn):
+    goal = parse_goal("x>=45", scn)
+    scorer = Scorer(scn, [goal], "compromise", members=50, seed=0)
+    from stakes.analysis.advise import order_spread
+
+    spread = order_spread(scorer, ["small_b", "small_c"])
+    assert len({s.p_goals for s in spread.scores}) == 1
+    assert not spread.matters()
+
+
+def test_orderings_sample_when_there_are_too_many():
+    cands, exhaustive = orderings(list("abcdefg"), seed=0, limit=30)
+    assert not exhaustive
+    assert len(cands) == 31 and len({c.steps for c in cands}) == 31
+    again, _ = orderings(list("abcdefg"), seed=0, limit=30)
+    assert [c.steps for c in again] == [c.steps for c in cands]
+
+
+def test_who_to_work_on_ranks_the_heaviest_actor_first(scn):
+    heavy = scn.model_copy(update={"actors": [
+        a.model_copy(update={"capability": a.capability.model_copy(update={"value": 4.0})})
+        if a.id == "c" else a for a in scn.actors]})
+    # Baseline (0 + 40 + 4*50) / 6 = 40; the goal sits just above it.
+    goal = parse_goal("x>=43", heavy)
+    adv = advise(_levers(heavy, {"small_b"}), [goal], model="compromise", members=80, seed=0,
+                 orders=False)
+    moves = [p for p in adv.persuasion if p.what == "position"]
+    assert moves[0].actor == "c"
+    # Moving a position toward the goal never lowers a weighted mean's success share.
+    assert all(p.gain >= 0 for p in moves)
+
+
+def test_imposed_part_of_a_baseline_is_everything(scn):
+    goal = parse_goal("x>=50", scn)
+    adv = advise(_levers(scn, {"big"}), [goal], model="compromise", members=20, orders=False,
+                 persuade=False)
+    s = adv.ranked[0]
+    assert s.bargained_share("x") == pytest.approx(0.0, abs=1e-12)
+    assert s.mechanical
+
+
+def test_wilson_interval_contains_the_share():
+    lo, hi = wilson(30, 100)
+    assert lo < 0.3 < hi
+    assert wilson(0, 50)[0] == 0.0 and wilson(50, 50)[1] == 1.0
+
+
+def test_cli_json_and_refusals(tmp_path, scn):
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO)
+    runner = CliRunner()
+    res = runner.invoke(app, ["advise", str(path), "--goal", "x>=50", "--model", "compromise",
+                              "--members", "30", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["method"] == "exhaustive" and doc["goals"] == ["x>=50"]
+    # set_a alone moves a to 80: (80 + 40 + 50) / 3 = 56.7, at cost 1, the cheapest sure plan.
+    assert [st["lever"] for st in doc["ranked"][0]["plan"]] == ["set_a"]
+    assert {"p_goals", "p_interval", "cost", "bargained_share", "side_effects"} <= set(
+        doc["ranked"][0])
+    res = runner.invoke(app, ["advise", str(path), "--goal", "x>=500"])
+    assert res.exit_code == 2
+    assert "outside the issue's scale" in res.output and "Traceback" not in res.output
+    res = runner.invoke(app, ["advise", str(path), "--goal", "x>=60", "--model", "compromise",
+                              "--members", "30", "--plan", "set_then_shift"])
+    assert res.exit_code == 0, res.output
+    assert "order matters" in res.output
