@@ -157,6 +157,14 @@ def cost_of(scn: Scenario, levers: Sequence[str]) -> float:
     return float(sum(c.value for c in costs if c is not None))
 
 
+def paired_differ(a: np.ndarray, b: np.ndarray, alpha: float = ORDER_ALPHA) -> bool:
+    """Whether two success vectors over the same members differ: McNemar's exact test
+    (McNemar 1947) on the members where exactly one succeeds, at level ``alpha``."""
+    x = int(np.sum(a & ~b))
+    y = int(np.sum(~a & b))
+    return x + y > 0 and binomtest(x, x + y, 0.5).pvalue < alpha
+
+
 def wilson(successes: int, n: int, level: float = LEVEL) -> tuple[float, float]:
     """Wilson score interval of a share (Wilson 1927), by SciPy."""
     if n == 0:
@@ -245,10 +253,13 @@ class Scorer:
     def __init__(self, scn: Scenario, goals: Sequence[Goal], model: str, *,
                  members: int = DEFAULT_MEMBERS, seed: int = 0,
                  options: dict[str, dict] | None = None, rounds: int | None = None,
-                 space: InputSpace | None = None):
+                 space: InputSpace | None = None, backend: str = "numpy"):
         if members < 1:
             raise OptionError(f"--members {members}: expected at least 1")
+        from .sweep import backend_for
+
         self.scn, self.goals, self.model = scn, list(goals), model
+        self.backend = backend_for(backend)
         self.options, self.rounds, self.seed = options or {}, rounds, seed
         self.space = space or input_space(scn)
         self.values = self.space.draw(seed, 0, members)
@@ -262,6 +273,9 @@ class Scorer:
             raise OptionError(f"{model} gives no forecast on {', '.join(missing)}; "
                               "choose another --model")
         self.base = base
+        self.base_met = np.ones(members, dtype=bool)
+        for g in self.goals:
+            self.base_met &= g.met(base["forecast"][g.issue])
 
     # -- evaluation -----------------------------------------------------------
 
@@ -275,7 +289,8 @@ class Scorer:
             rules.append(("imposed", self.imposed_by[0], self.imposed_by[1]))
         for part, model, opts in rules:
             ens = Ensemble(self.space, [model], ivs, options={model: opts or {}},
-                           rounds=self.rounds if part == "forecast" else None, backend=None,
+                           rounds=self.rounds if part == "forecast" else None,
+                           backend=self.backend,
                            engine_seed=self.seed, issues=list(issues))
             ev = ens.evaluate(self.values, members=range(self.members))
             for (m, label, iss, _), f in ev.forecasts.items():
@@ -361,7 +376,9 @@ def imposed_rule(scn: Scenario, model: str, overrides: dict | None, rounds: int 
     return None
 
 
-def _touches_goal(scn: Scenario, lever: Lever, issues: Sequence[str], joint: bool) -> bool:
+def reaches_goal(scn: Scenario, lever: Lever, issues: Sequence[str], joint: bool) -> bool:
+    """Whether ``lever`` can change a forecast on ``issues``: always for a joint model;
+    for single-issue models, when an effect names an actor with a stance there."""
     if joint:
         return True
     for eff in lever.effects:
@@ -451,7 +468,7 @@ def advise(scn: Scenario, goals: Sequence[Goal], *, model: str = "eum",
            max_levers: int | None = None, method: Literal["auto", "exhaustive", "beam"] = "auto",
            beam: int = DEFAULT_BEAM, top: int = DEFAULT_TOP, orders: bool = True,
            persuade: bool = True, options: dict[str, dict] | None = None,
-           rounds: int | None = None, rank: Rank = "p") -> Advice:
+           rounds: int | None = None, rank: Rank = "p", backend: str = "numpy") -> Advice:
     """Search plans from the scenario's levers for ``goals``; see the module docstring."""
     t0 = time.perf_counter()
     if not goals:
@@ -462,7 +479,7 @@ def advise(scn: Scenario, goals: Sequence[Goal], *, model: str = "eum",
         raise OptionError(f"--budget {budget}: expected 0 or more")
     joint = get_model(model).scope == "joint"
     issues = list(dict.fromkeys(g.issue for g in goals))
-    reaching = [lv.id for lv in scn.levers if _touches_goal(scn, lv, issues, joint)]
+    reaching = [lv.id for lv in scn.levers if reaches_goal(scn, lv, issues, joint)]
     left_out = [lv.id for lv in scn.levers if lv.id not in reaching]
     if not reaching:
         raise OptionError(f"no lever of the scenario touches {', '.join(issues)}")
@@ -470,7 +487,7 @@ def advise(scn: Scenario, goals: Sequence[Goal], *, model: str = "eum",
     if method == "auto":
         method = "exhaustive" if len(reaching) <= EXHAUSTIVE_LEVERS else "beam"
     scorer = Scorer(scn, goals, model, members=members, seed=seed, options=options,
-                    rounds=rounds)
+                    rounds=rounds, backend=backend)
     order = {lv.id: k for k, lv in enumerate(scn.levers)}
 
     def cand(levers: Sequence[str]) -> Candidate:
@@ -533,6 +550,8 @@ class OrderSpread:
     levers: tuple[str, ...]
     scores: list[Score]
     exhaustive: bool
+    written: Score | None = None  # the plan as its authors wrote it, when it is one
+    sampled: int = 0  # orderings scored, besides all at once and the plan as written
 
     @property
     def best(self) -> Score:
@@ -553,22 +572,20 @@ class OrderSpread:
 
     def matters(self) -> bool:
         """Whether the best and worst orderings differ by at least :data:`ORDER_MATTERS`
-        in success share, and the members tell them apart (McNemar's exact test on the
-        paired members, p < :data:`ORDER_ALPHA`; McNemar 1947)."""
+        in success share, and the members tell them apart (:func:`paired_differ`)."""
         best, worst = self.best, self.worst
         if best.p_goals - worst.p_goals < ORDER_MATTERS - 1e-12:
             return False
-        if best.met is None or worst.met is None:
-            return True
-        b = int(np.sum(best.met & ~worst.met))
-        c = int(np.sum(~best.met & worst.met))
-        return b + c > 0 and binomtest(b, b + c, 0.5).pvalue < ORDER_ALPHA
+        return best.met is None or worst.met is None or paired_differ(best.met, worst.met)
 
     def json(self) -> dict[str, Any]:
         return {"levers": list(self.levers), "orderings": len(self.scores),
                 "all_orderings": self.exhaustive, "p_range": list(self.p_range),
                 "order_matters": self.matters(), "best": self.best.label,
                 "worst": self.worst.label,
+                "as_written": None if self.written is None else {
+                    "label": self.written.label, "p_goals": self.written.p_goals,
+                    "effect": {k: v.median for k, v in self.written.effect.items()}},
                 "scores": [{"label": s.label, "p_goals": s.p_goals,
                             "effect": {k: v.median for k, v in s.effect.items()}}
                            for s in self.scores]}
@@ -597,10 +614,17 @@ def orderings(levers: Sequence[str], seed: int = 0, limit: int = MAX_ORDERS
     return out, exhaustive
 
 
-def order_spread(scorer: Scorer, levers: Sequence[str]) -> OrderSpread:
-    """Score ``levers`` in every ordering and all at once (see :func:`orderings`)."""
+def order_spread(scorer: Scorer, levers: Sequence[str],
+                 written: Candidate | None = None) -> OrderSpread:
+    """Score ``levers`` in every ordering and all at once (see :func:`orderings`),
+    and the ``written`` plan when given (counted among the orderings)."""
     cands, exhaustive = orderings(levers, scorer.seed)
-    return OrderSpread(tuple(levers), scorer.score(cands), exhaustive)
+    sampled = len(cands) - 1
+    if written is not None and written not in cands:
+        cands.append(written)
+    scores = scorer.score(cands)
+    mine = None if written is None else scores[cands.index(written)]
+    return OrderSpread(tuple(levers), scores, exhaustive, mine, sampled)
 
 
 def plan_order(scn: Scenario, plan_id: str, goals: Sequence[Goal], **kw: Any) -> OrderSpread:
@@ -611,7 +635,9 @@ def plan_order(scn: Scenario, plan_id: str, goals: Sequence[Goal], **kw: Any) ->
         known = ", ".join(p.id for p in scn.plans) or "none"
         raise OptionError(f"unknown plan {plan_id!r} (scenario plans: {known})") from None
     scorer = Scorer(scn, goals, **kw)
-    return order_spread(scorer, [st.lever for st in plan.steps])
+    steps = tuple((st.lever, scn.lever(st.lever).round if st.round is None else st.round)
+                  for st in plan.steps)
+    return order_spread(scorer, [lv for lv, _ in steps], Candidate(steps))
 
 
 @dataclass
@@ -624,10 +650,12 @@ class Persuasion:
     shift: float  # on the issue's scale (position) or on [0, 1] (salience)
     p_goals: float
     gain: float  # p_goals minus the baseline's
+    significant: bool = False  # the members tell it from the baseline (paired_differ)
 
     def json(self) -> dict[str, Any]:
         return {"actor": self.actor, "issue": self.issue, "what": self.what,
-                "shift": self.shift, "p_goals": self.p_goals, "gain": self.gain}
+                "shift": self.shift, "p_goals": self.p_goals, "gain": self.gain,
+                "significant": self.significant}
 
 
 def persuasion(scorer: Scorer, position_share: float = PERSUADE_POSITION,
@@ -674,5 +702,6 @@ def persuasion(scorer: Scorer, position_share: float = PERSUADE_POSITION,
     for (_, p), s in zip(pending, scores):
         p.p_goals = s.p_goals
         p.gain = s.p_goals - base_p
+        p.significant = s.met is not None and paired_differ(s.met, scorer.base_met)
         out.append(p)
     return sorted(out, key=lambda p: (-p.gain, p.actor, p.what))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 from typing import Optional
 
@@ -11,6 +12,15 @@ from rich.console import Console
 from rich.table import Table
 
 from .analysis import _emit, _errors, _table_console
+
+WIDTH = 100
+
+
+def _say(console: Console, text: str, indent: int = 0) -> None:
+    """Plain text wrapped to the output's 100 columns."""
+    console.print(textwrap.fill(text, WIDTH, initial_indent=" " * indent,
+                                subsequent_indent=" " * (indent + 4), break_on_hyphens=False),
+                  markup=False, highlight=False)
 
 
 def _pct(p: float) -> str:
@@ -46,6 +56,8 @@ def advise_command(
                                        help="Only score the orderings of this scenario plan."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="MODEL.OPTION=VALUE."),
     rounds: Optional[int] = typer.Option(None, "--rounds", min=1, max=100_000),
+    backend: str = typer.Option("numpy", "--backend",
+                                help="numpy or jax (JAX pays a compile once per shape)."),
     seed: int = typer.Option(0, "--seed"),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
     output: Optional[Path] = typer.Option(None, "--output", "-o"),
@@ -73,7 +85,7 @@ def advise_command(
     options = parse_sets(set_, [model])
     if plan is not None:
         spread = plan_order(scn, plan, goals, model=model, members=members, seed=seed,
-                            options=options, rounds=rounds)
+                            options=options, rounds=rounds, backend=backend)
         if fmt == "json":
             _emit(json.dumps({"plan": plan, "goals": [g.label for g in goals], "model": model,
                               "members": members, "seed": seed, **spread.json()},
@@ -84,7 +96,8 @@ def advise_command(
         return
     adv = advise(scn, goals, model=model, budget=budget, members=members, seed=seed,
                  max_levers=max_levers, method=method, beam=beam,  # type: ignore[arg-type]
-                 options=options, rounds=rounds, rank=rank)  # type: ignore[arg-type]
+                 options=options, rounds=rounds, rank=rank,  # type: ignore[arg-type]
+                 backend=backend)
     if fmt == "json":
         _emit(json.dumps(adv.json(), indent=2, allow_nan=False), output)
         return
@@ -94,14 +107,14 @@ def advise_command(
 
 def _advice_tables(console: Console, scn, adv) -> None:
     goals = " and ".join(g.label for g in adv.goals)
-    console.print(f"[bold]{scn.metadata.name}[/bold]: goal {goals}; model {adv.model}; "
+    _say(console, f"{scn.metadata.name}: goal {goals}; model {adv.model}; "
                   f"{adv.members} members, seed {adv.seed}")
-    console.print(f"searched {adv.evaluated} plans ({adv.method}) from {len(adv.reaching)} "
+    _say(console, f"searched {adv.evaluated} plans ({adv.method}) from {len(adv.reaching)} "
                   f"levers that reach the goal; {len(adv.left_out)} cannot and were left out")
     fc = "; ".join(f"{i} {s.median:.1f} (80%: {s.lo:.1f}–{s.hi:.1f})"
                    for i, s in adv.baseline_forecast.items())
     lo, hi = adv.baseline_interval
-    console.print(f"baseline: goal met in {_pct(adv.baseline_p)} of members "
+    _say(console, f"baseline: goal met in {_pct(adv.baseline_p)} of members "
                   f"[{_pct(lo)}–{_pct(hi)}]; {fc}")
     issue = adv.goals[0].issue
     front = {id(s) for s in adv.front}
@@ -120,38 +133,41 @@ def _advice_tables(console: Console, scn, adv) -> None:
                   "mechanical" if s.mechanical else "")
     console.print(t)
     for k, s in enumerate(adv.ranked, 1):
-        console.print(f"  {k}: {s.label}")
+        _say(console, f"{k}: {s.label}", 2)
     if adv.ranked and adv.ranked[0].side_effects:
         best = adv.ranked[0]
         moved = sorted(best.side_effects.items(), key=lambda kv: -abs(kv[1].median))
         shown = [f"{i} {s.median:+.1f}" for i, s in moved if abs(s.median) >= 0.05][:6]
-        console.print("side effects of the first plan (median shift): "
-                      + (", ".join(shown) if shown else "none"))
+        _say(console, "side effects of the first plan (median shift): "
+             + (", ".join(shown) if shown else "none"))
     for label, spread in adv.orders.items():
         _order_table(console, label, spread)
     if adv.persuasion:
         t = Table(title="who to work on (one actor moved a little toward the goal)",
                   title_justify="left")
-        for col in ("actor", "issue", "shift", "goal met", "gain"):
+        for col in ("actor", "issue", "shift", "goal met", "gain", "paired test"):
             t.add_column(col)
         for p in adv.persuasion[:8]:
             shift = (f"position {p.shift:+g}" if p.what == "position"
                      else f"salience {p.shift:+g}")
-            t.add_row(p.actor, p.issue, shift, _pct(p.p_goals), f"{100 * p.gain:+.1f} pts")
+            t.add_row(p.actor, p.issue, shift, _pct(p.p_goals), f"{100 * p.gain:+.1f} pts",
+                      "differs" if p.significant else "noise")
         console.print(t)
 
 
 def _order_table(console: Console, label: str, spread) -> None:
     lo, hi = spread.p_range
     verdict = "order matters" if spread.matters() else "order does not matter"
-    scope = "every ordering" if spread.exhaustive else f"{len(spread.scores) - 1} orderings"
+    scope = "every ordering" if spread.exhaustive else f"{spread.sampled} sampled orderings"
     issue = next(iter(spread.best.effect))
     e_lo, e_hi = spread.effect_range(issue)
-    console.print(f"[bold]{label}[/bold]: {scope} and all at once: goal met in "
-                  f"{_pct(lo)}–{_pct(hi)} of members; median effect on {issue} "
-                  f"{e_lo:+.1f} to {e_hi:+.1f}; {verdict}")
-    console.print(f"  best:  {spread.best.label} ({_pct(spread.best.p_goals)})")
-    console.print(f"  worst: {spread.worst.label} ({_pct(spread.worst.p_goals)})")
+    _say(console, label)
+    _say(console, f"{scope} and all at once: goal met in {_pct(lo)}–{_pct(hi)} of members; "
+                  f"median effect on {issue} {e_lo:+.1f} to {e_hi:+.1f}; {verdict}", 2)
+    if spread.written is not None:
+        _say(console, f"as written: {spread.written.label} ({_pct(spread.written.p_goals)})", 2)
+    _say(console, f"best:  {spread.best.label} ({_pct(spread.best.p_goals)})", 2)
+    _say(console, f"worst: {spread.worst.label} ({_pct(spread.worst.p_goals)})", 2)
 
 
 def register(app: typer.Typer) -> None:
