@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,52 +27,7 @@ from stakes.scenario.yaml_io import loads_scenario
 
 # Baseline compromise on x: (0 + 40 + 50) / 3 = 30.  Only `big` lifts it past 50 alone;
 # `small_b` and `small_c` together reach 46.7; `elsewhere` touches issue y only.
-SCENARIO = """
-stakes: 1
-metadata: {name: plan search test}
-actors:
-- {id: a, name: A, capability: 1}
-- {id: b, name: B, capability: 1}
-- {id: c, name: C, capability: 1}
-issues:
-- {id: x, name: X}
-- {id: y, name: Y}
-entries:
-- {actor: a, issue: x, position: 0, salience: 1}
-- {actor: b, issue: x, position: 40, salience: 1}
-- {actor: c, issue: x, position: 50, salience: 1}
-- {actor: a, issue: y, position: 10, salience: 1}
-- {actor: b, issue: y, position: 20, salience: 1}
-levers:
-- id: big
-  name: a comes round
-  cost: 5
-  effects: [{actor: a, issues: [x], position: {set: 90}}]
-- id: small_b
-  name: b moves a little
-  cost: 1
-  effects: [{actor: b, issues: [x], position: {add: 20}}]
-- id: small_c
-  name: c moves a little
-  cost: 1
-  effects: [{actor: c, issues: [x], position: {add: 30}}]
-- id: elsewhere
-  name: y only
-  cost: 1
-  effects: [{actor: a, issues: [y], position: {set: 90}}]
-- id: set_a
-  name: a set to 80
-  cost: 1
-  effects: [{actor: a, issues: [x], position: {set: 80}}]
-- id: shift_a
-  name: a shifted by 30
-  cost: 1
-  effects: [{actor: a, issues: [x], position: {add: 30}}]
-plans:
-- id: set_then_shift
-  name: set a, then shift it
-  steps: [{lever: set_a, round: 0}, {lever: shift_a, round: 1}]
-"""
+SCENARIO = (Path(__file__).resolve().parents[1] / "data" / "plan_search.yaml").read_text()
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +46,8 @@ def _brute_force(scn, goal, scorer, cand, model="compromise"):
     for row in scorer.values:
         mscn = scorer.space.scenario_for(row)
         res = run_scenario(mscn, [model], interventions=[iv], issues=[goal.issue])
-        hits.append(bool(goal.met(res[0].run.forecast)[0]))
+        f = {goal.issue: res[0].run.forecast}
+        hits.append(bool(goal.met(f, f)[0]))
     return float(np.mean(hits))
 
 
@@ -226,7 +183,7 @@ def test_cli_json_and_refusals(tmp_path, scn):
     path.write_text(SCENARIO)
     runner = CliRunner()
     res = runner.invoke(app, ["advise", str(path), "--goal", "x>=50", "--model", "compromise",
-                              "--members", "30", "--format", "json"])
+                              "--members", "30", "--format", "json", "--no-save"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.output)
     assert doc["method"] == "exhaustive" and doc["goals"] == ["x>=50"]
@@ -241,3 +198,22 @@ def test_cli_json_and_refusals(tmp_path, scn):
                               "--members", "30", "--plan", "set_then_shift"])
     assert res.exit_code == 0, res.output
     assert "order matters" in res.output
+
+
+def test_a_goal_for_an_actor_counts_members_where_it_is_better_off(scn):
+    from stakes.analysis.advise import actor_goal
+
+    goal = actor_goal("a", scn)  # a stands at 0 on x and 10 on y
+    assert goal.issues == ("x", "y")
+    small = _levers(scn, {"big", "small_b", "elsewhere"})
+    adv = advise(small, [goal], model="compromise", members=40, seed=0, orders=False,
+                 persuade=False)
+    by = {s.candidate.levers: s for s in adv.ranked}
+    # Moving b further from a on x never helps a; a's own move to 90 on x hurts it.
+    assert by[("small_b",)].p_goals == 0.0
+    assert by[("big",)].p_goals == 0.0
+    scorer = Scorer(small, [goal], "compromise", members=40, seed=0)
+    s = scorer.score([Candidate((("small_b", 0),))])[0]
+    assert s.p_goals == 0.0 and s.toward < 0
+    with pytest.raises(OptionError):
+        actor_goal("nobody", scn)

@@ -98,13 +98,77 @@ class Goal:
         return f"{self.issue}{self.op}{self.value:g}"
 
     @property
+    def issues(self) -> tuple[str, ...]:
+        return (self.issue,)
+
+    @property
     def sign(self) -> int:
         """+1 when the goal asks for more, -1 for less."""
         return 1 if self.op == ">=" else -1
 
-    def met(self, forecast: np.ndarray) -> np.ndarray:
-        f = np.asarray(forecast, dtype=float)
+    def direction(self, issue: str, base: dict[str, np.ndarray]) -> int:
+        """+1 when moving ``issue``'s forecast up serves the goal, -1 when down."""
+        return self.sign
+
+    def met(self, forecast: dict[str, np.ndarray], base: dict[str, np.ndarray]) -> np.ndarray:
+        f = np.asarray(forecast[self.issue], dtype=float)
         return f >= self.value if self.op == ">=" else f <= self.value
+
+
+@dataclass(frozen=True)
+class ActorGoal:
+    """An actor is better off: its utility over the forecasts rises against the baseline.
+
+    The utility is the usual spatial one, minus the salience-weighted distance between the
+    actor's position and each forecast, each issue measured in shares of its scale (Bueno de
+    Mesquita 1994 uses the same form, without the salience weights, for one issue).
+    """
+
+    actor: str
+    issue_ids: tuple[str, ...]
+    position: tuple[float, ...]
+    salience: tuple[float, ...]
+    span: tuple[float, ...]
+
+    @property
+    def label(self) -> str:
+        return f"better for {self.actor}"
+
+    @property
+    def issues(self) -> tuple[str, ...]:
+        return self.issue_ids
+
+    def utility(self, forecast: dict[str, np.ndarray]) -> np.ndarray:
+        return -sum(s * np.abs(np.asarray(forecast[i], dtype=float) - x) / w
+                    for i, x, s, w in zip(self.issue_ids, self.position, self.salience,
+                                          self.span))
+
+    def direction(self, issue: str, base: dict[str, np.ndarray]) -> int:
+        k = self.issue_ids.index(issue)
+        return 1 if self.position[k] >= float(np.median(base[issue])) else -1
+
+    def met(self, forecast: dict[str, np.ndarray], base: dict[str, np.ndarray]) -> np.ndarray:
+        return self.utility(forecast) > self.utility(base) + 1e-12
+
+
+AnyGoal = Goal | ActorGoal
+
+
+def actor_goal(actor: str, scn: Scenario) -> ActorGoal:
+    """The goal "``actor`` is better off", over the issues where it takes a stance."""
+    try:
+        a = scn.actor(actor)
+    except KeyError:
+        known = ", ".join(x.id for x in scn.actors)
+        raise OptionError(f"--for {actor!r}: unknown actor (actors: {known})") from None
+    rows = [(i, scn.entry(a.id, i.id)) for i in scn.issues]
+    rows = [(i, e) for i, e in rows if e is not None and e.salience.value > 0]
+    if not rows or not a.present:
+        raise OptionError(f"--for {actor!r}: the actor takes no salient stance in the game")
+    return ActorGoal(a.id, tuple(i.id for i, _ in rows),
+                     tuple(e.position.value for _, e in rows),
+                     tuple(e.salience.value for _, e in rows),
+                     tuple(i.scale.max - i.scale.min for i, _ in rows))
 
 
 def parse_goal(text: str, scn: Scenario) -> Goal:
@@ -250,7 +314,7 @@ class Scorer:
     goal issues.
     """
 
-    def __init__(self, scn: Scenario, goals: Sequence[Goal], model: str, *,
+    def __init__(self, scn: Scenario, goals: Sequence[AnyGoal], model: str, *,
                  members: int = DEFAULT_MEMBERS, seed: int = 0,
                  options: dict[str, dict] | None = None, rounds: int | None = None,
                  space: InputSpace | None = None, backend: str = "numpy"):
@@ -264,7 +328,7 @@ class Scorer:
         self.space = space or input_space(scn)
         self.values = self.space.draw(seed, 0, members)
         self.members = members
-        self.goal_issues = list(dict.fromkeys(g.issue for g in self.goals))
+        self.goal_issues = list(dict.fromkeys(i for g in self.goals for i in g.issues))
         self.imposed_by = imposed_rule(scn, model, self.options.get(model), rounds)
         self._next = 0
         base = self._evaluate([], self.goal_issues).get("baseline", {})
@@ -275,7 +339,7 @@ class Scorer:
         self.base = base
         self.base_met = np.ones(members, dtype=bool)
         for g in self.goals:
-            self.base_met &= g.met(base["forecast"][g.issue])
+            self.base_met &= g.met(base["forecast"], base["forecast"])
 
     # -- evaluation -----------------------------------------------------------
 
@@ -316,7 +380,7 @@ class Scorer:
         ok = np.ones(self.members, dtype=bool)
         each = {}
         for g in self.goals:
-            met = g.met(f[g.issue])
+            met = g.met(f, self.base["forecast"])
             each[g.label] = float(met.mean())
             ok &= met
         effect = {i: Spread.of(f[i] - self.base["forecast"][i]) for i in self.goal_issues}
@@ -327,12 +391,13 @@ class Scorer:
             else:
                 imposed[i] = None
         k = int(ok.sum())
-        toward = sum(g.sign * effect[g.issue].median for g in self.goals)
+        toward = sum(g.direction(i, self.base["forecast"]) * effect[i].median
+                     for g in self.goals for i in g.issues)
         p_barg = None
         if "imposed" in got:
             imposed_ok = np.ones(self.members, dtype=bool)
             for g in self.goals:
-                imposed_ok &= g.met(got["imposed"][g.issue])
+                imposed_ok &= g.met(got["imposed"], self.base["imposed"])
             p_barg = float((ok & ~imposed_ok).mean())
         return Score(cand, cost_of(self.scn, cand.levers), k / self.members,
                      wilson(k, self.members), each, effect, imposed, toward, p_barg, ok)
@@ -340,7 +405,7 @@ class Scorer:
     def baseline_p(self) -> tuple[float, tuple[float, float], dict[str, Spread]]:
         ok = np.ones(self.members, dtype=bool)
         for g in self.goals:
-            ok &= g.met(self.base["forecast"][g.issue])
+            ok &= g.met(self.base["forecast"], self.base["forecast"])
         k = int(ok.sum())
         return (k / self.members, wilson(k, self.members),
                 {i: Spread.of(self.base["forecast"][i]) for i in self.goal_issues})
@@ -396,7 +461,7 @@ def reaches_goal(scn: Scenario, lever: Lever, issues: Sequence[str], joint: bool
 class Advice:
     """What the search found."""
 
-    goals: list[Goal]
+    goals: list[AnyGoal]
     model: str
     members: int
     seed: int
@@ -463,7 +528,7 @@ def _rank_key(s: Score, rank: Rank = "p") -> tuple:
     return (first, s.cost, -s.toward, s.label)
 
 
-def advise(scn: Scenario, goals: Sequence[Goal], *, model: str = "eum",
+def advise(scn: Scenario, goals: Sequence[AnyGoal], *, model: str = "eum",
            budget: float | None = None, members: int = DEFAULT_MEMBERS, seed: int = 0,
            max_levers: int | None = None, method: Literal["auto", "exhaustive", "beam"] = "auto",
            beam: int = DEFAULT_BEAM, top: int = DEFAULT_TOP, orders: bool = True,
@@ -472,13 +537,13 @@ def advise(scn: Scenario, goals: Sequence[Goal], *, model: str = "eum",
     """Search plans from the scenario's levers for ``goals``; see the module docstring."""
     t0 = time.perf_counter()
     if not goals:
-        raise OptionError("give at least one --goal ISSUE>=VALUE")
+        raise OptionError("give at least one goal: --goal ISSUE>=VALUE or --for ACTOR")
     if not scn.levers:
         raise OptionError("the scenario has no levers to search")
     if budget is not None and budget < 0:
         raise OptionError(f"--budget {budget}: expected 0 or more")
     joint = get_model(model).scope == "joint"
-    issues = list(dict.fromkeys(g.issue for g in goals))
+    issues = list(dict.fromkeys(i for g in goals for i in g.issues))
     reaching = [lv.id for lv in scn.levers if reaches_goal(scn, lv, issues, joint)]
     left_out = [lv.id for lv in scn.levers if lv.id not in reaching]
     if not reaching:
@@ -627,7 +692,7 @@ def order_spread(scorer: Scorer, levers: Sequence[str],
     return OrderSpread(tuple(levers), scores, exhaustive, mine, sampled)
 
 
-def plan_order(scn: Scenario, plan_id: str, goals: Sequence[Goal], **kw: Any) -> OrderSpread:
+def plan_order(scn: Scenario, plan_id: str, goals: Sequence[AnyGoal], **kw: Any) -> OrderSpread:
     """Order spread of one of the scenario's plans (e.g. an article's sequence)."""
     try:
         plan = scn.plan(plan_id)
@@ -671,25 +736,30 @@ def persuasion(scorer: Scorer, position_share: float = PERSUADE_POSITION,
     base_p = scorer.baseline_p()[0]
     pending: list[tuple[Candidate, Persuasion]] = []
     extra: list[Lever] = []
+    base = scorer.base["forecast"]
     for g in scorer.goals:
-        iss = scn.issue(g.issue)
-        span = iss.scale.max - iss.scale.min
-        for a in scn.actors:
-            entry = scn.entry(a.id, g.issue)
-            if entry is None or not a.present:
-                continue
-            step = g.sign * position_share * span
-            lv_id = f"persuade-{a.id}-{g.issue}-position"
-            extra.append(Lever(id=lv_id, name=lv_id, effects=[Effect(
-                actor=a.id, issues=[g.issue], position=Change(add=step))]))
-            pending.append((Candidate(((lv_id, 0),)),
-                            Persuasion(a.id, g.issue, "position", step, 0.0, 0.0)))
-            if (entry.position.value - g.value) * g.sign >= 0 and entry.salience.value < 1:
-                lv_id = f"persuade-{a.id}-{g.issue}-salience"
+        for issue in g.issues:
+            iss = scn.issue(issue)
+            span = iss.scale.max - iss.scale.min
+            sign = g.direction(issue, base)
+            target = float(np.median(base[issue]))
+            for a in scn.actors:
+                entry = scn.entry(a.id, issue)
+                if entry is None or not a.present:
+                    continue
+                step = sign * position_share * span
+                lv_id = f"persuade-{a.id}-{issue}-position"
                 extra.append(Lever(id=lv_id, name=lv_id, effects=[Effect(
-                    actor=a.id, issues=[g.issue], salience=Change(add=salience_step))]))
+                    actor=a.id, issues=[issue], position=Change(add=step))]))
                 pending.append((Candidate(((lv_id, 0),)),
-                                Persuasion(a.id, g.issue, "salience", salience_step, 0.0, 0.0)))
+                                Persuasion(a.id, issue, "position", step, 0.0, 0.0)))
+                # Raising the salience of an actor that pulls the other way would not help.
+                if (entry.position.value - target) * sign > 0 and entry.salience.value < 1:
+                    lv_id = f"persuade-{a.id}-{issue}-salience"
+                    extra.append(Lever(id=lv_id, name=lv_id, effects=[Effect(
+                        actor=a.id, issues=[issue], salience=Change(add=salience_step))]))
+                    pending.append((Candidate(((lv_id, 0),)), Persuasion(
+                        a.id, issue, "salience", salience_step, 0.0, 0.0)))
     if not pending:
         return []
     original = scorer.scn

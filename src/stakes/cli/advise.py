@@ -36,9 +36,12 @@ def _num(v: float | None, signed: bool = False) -> str:
 @_errors
 def advise_command(
     scenario: Optional[str] = typer.Argument(None, help="Scenario (default: the embedded one)."),
-    goal: list[str] = typer.Option(..., "--goal", "-g",
+    goal: Optional[list[str]] = typer.Option(None, "--goal", "-g",
                                    help="ISSUE>=VALUE or ISSUE<=VALUE (repeatable: all must "
                                         "hold)."),
+    for_: Optional[str] = typer.Option(None, "--for", metavar="ACTOR",
+                                       help="Goal: this actor is better off (its salience-"
+                                            "weighted distance to the forecasts shrinks)."),
     model: str = typer.Option("eum", "--model", "-m", help="Model that forecasts."),
     budget: Optional[float] = typer.Option(None, "--budget", min=0.0,
                                            help="Largest plan cost (plan size without costs)."),
@@ -61,10 +64,16 @@ def advise_command(
     seed: int = typer.Option(0, "--seed"),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
     output: Optional[Path] = typer.Option(None, "--output", "-o"),
+    store: Optional[Path] = typer.Option(None, "--store", metavar="PATH",
+                                         help="Run store (default: $STAKES_STORE or the user "
+                                              "data directory)."),
+    save: bool = typer.Option(True, "--save/--no-save",
+                              help="Record the search in the run store (stakes report RUN)."),
+    label: Optional[str] = typer.Option(None, "--label", help="A label for the stored search."),
 ) -> None:
     """Which levers, in which order, reach a goal: success share over the scenario's
     uncertainty, cost, side effects, and what bargaining adds to what the levers impose."""
-    from ..analysis.advise import advise, parse_goal, plan_order
+    from ..analysis.advise import actor_goal, advise, parse_goal, plan_order
     from ..api import load
     from ..engine import check_seed
     from ..errors import OptionError
@@ -81,7 +90,11 @@ def advise_command(
         raise OptionError(f"--model {model!r}: unknown (models: {', '.join(model_names())})")
     check_seed(seed)
     scn = load(scenario)
-    goals = [parse_goal(g, scn) for g in goal]
+    goals = [parse_goal(g, scn) for g in goal or []]
+    if for_ is not None:
+        goals.append(actor_goal(for_, scn))
+    if not goals:
+        raise OptionError("give a goal: --goal ISSUE>=VALUE (repeatable) or --for ACTOR")
     options = parse_sets(set_, [model])
     if plan is not None:
         spread = plan_order(scn, plan, goals, model=model, members=members, seed=seed,
@@ -100,9 +113,31 @@ def advise_command(
                  backend=backend)
     if fmt == "json":
         _emit(json.dumps(adv.json(), indent=2, allow_nan=False), output)
-        return
-    with _table_console(output) as console:
-        _advice_tables(console, scn, adv)
+    else:
+        with _table_console(output) as console:
+            _advice_tables(console, scn, adv)
+    if save:
+        _record(store, scn, adv, source=scenario, options=options, rounds=rounds, label=label,
+                spec={"goals": goal, "for": for_, "budget": budget, "max_levers": max_levers,
+                      "method": method, "beam": beam, "rank": rank, "backend": backend})
+
+
+def _record(store, scn, adv, *, source, options, rounds, label, spec) -> None:
+    from ..api import DEFAULT_SCENARIO
+    from .main import record_safely
+
+    def write() -> str:
+        from ..store import Store
+        from ..store.catalog import command_line
+
+        with Store(store) as st:
+            return st.record_document(
+                scn, adv.json(), kind="advice", models=[adv.model],
+                interventions=[f"lever:{lv}" for lv in adv.reaching], options=options,
+                seed=adv.seed, rounds=rounds, source=source or DEFAULT_SCENARIO, label=label,
+                command=command_line(), seconds=adv.seconds, spec=spec)
+
+    record_safely(write, "plan search")
 
 
 def _advice_tables(console: Console, scn, adv) -> None:
@@ -116,7 +151,7 @@ def _advice_tables(console: Console, scn, adv) -> None:
     lo, hi = adv.baseline_interval
     _say(console, f"baseline: goal met in {_pct(adv.baseline_p)} of members "
                   f"[{_pct(lo)}–{_pct(hi)}]; {fc}")
-    issue = adv.goals[0].issue
+    issue = adv.goals[0].issues[0]
     front = {id(s) for s in adv.front}
     t = Table(title=f"best plans (ranked by {adv.rank}; * on the cost front)",
               title_justify="left")

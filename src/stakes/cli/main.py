@@ -178,25 +178,34 @@ def run(
 def _record(store, scn, results, *, source, **kw) -> None:
     """Record a printed run; a busy, broken or absent store costs the record, with a note."""
     from ..api import DEFAULT_SCENARIO
-    from ..extras import missing_extra
 
-    from ..store import StoreError  # the store package itself needs no extra
-
-    try:
+    def write() -> str:
         from ..store import record_run
         from ..store.catalog import command_line
 
-        rid = record_run(store, scn, results, source=source or DEFAULT_SCENARIO,
-                         command=command_line(), **kw)
+        return record_run(store, scn, results, source=source or DEFAULT_SCENARIO,
+                          command=command_line(), **kw)
+
+    record_safely(write, "run")
+
+
+def record_safely(write: Callable[[], str], what: str) -> None:
+    """Run ``write`` (which records something and returns its id); a busy, broken or
+    absent store costs the record, with a note, never what was already printed."""
+    from ..extras import missing_extra
+    from ..store import StoreError  # the store package itself needs no extra
+
+    try:
+        rid = write()
     except ImportError as exc:  # duckdb, pyarrow, ... are imported when the store opens
         if missing_extra(exc) is None:
             raise
-        err.print("note: the run was not recorded: the run store is not installed "
+        err.print(f"note: the {what} was not recorded: the run store is not installed "
                   "(pip install 'stakes[store]'; --no-save skips this)", markup=False)
     except StoreError as exc:
-        err.print(f"warning: the run was not recorded: {exc}", markup=False)
+        err.print(f"warning: the {what} was not recorded: {exc}", markup=False)
     else:
-        err.print(f"recorded run {rid}", markup=False)
+        err.print(f"recorded {what} {rid}", markup=False)
 
 
 def _expectations(scn, results, models: list[str], console=None) -> None:

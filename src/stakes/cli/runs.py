@@ -395,6 +395,18 @@ def report(
         raise OptionError(f"--png-engine {png_engine!r}: expected {' or '.join(ENGINES)}")
     with Store(store, read_only=True) as st:
         rid = st.resolve(run or "latest")
+        rec = st.get(rid, document=True)
+        if rec.kind == "advice":
+            if png is not None:
+                raise OptionError("a plan search has an HTML report only (drop --png)")
+            from ..report.advice import write_advice_html
+
+            html = html or Path(f"report-{rid}.html")
+            write_advice_html(rec.scenario_name, rec.document or {}, rec.header(), html,
+                              self_contained=self_contained)
+            err.print(f"wrote {html}" + ("" if self_contained
+                                         else " and the plotly.js it loads beside it"))
+            return
         if actor:
             scn = st.scenario(rid)
             known = {a.id for a in scn.actors}

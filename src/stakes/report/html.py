@@ -22,7 +22,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .build import SECTIONS, Report
 
@@ -114,10 +114,15 @@ def _evidence_html(rep: Report) -> str:
 
 
 def _record_html(rep: Report) -> str:
-    if not rep.header:
+    return record_table(rep.header)
+
+
+def record_table(header: dict[str, Any]) -> str:
+    """A run's record (settings, versions, command) as a table."""
+    if not header:
         return ""
     rows = []
-    for k, v in rep.header.items():
+    for k, v in header.items():
         if isinstance(v, (dict, list)):
             v = json.dumps(v, ensure_ascii=False)
         rows.append(f"<tr><th>{_e(k)}</th><td><code>{_e(v)}</code></td></tr>")
@@ -145,7 +150,6 @@ def render_html(rep: Report, *, plotly_src: str | None = None,
     page loads ``report.css`` and ``report.js`` (:data:`CSS`, :data:`DRAW_JS`) instead
     of inlining them.
     """
-    parts: list[str] = []
     toc = ["<a href='#forecasts'>Forecasts</a>"]
     body = ["<section id='forecasts'><h2>Forecasts</h2>", _forecast_html(rep)]
     for note in rep.notes:
@@ -167,21 +171,34 @@ def render_html(rep: Report, *, plotly_src: str | None = None,
         body.append(f"<section id='{key}'><h2>{_e(title)}</h2><p class='lead'>{_e(lead)}</p>")
         for c in charts:
             n += 1
-            cid = f"chart-{n}-{c.key}"
-            cap = f"<figcaption>{_e(c.caption)}</figcaption>" if c.caption else ""
-            body.append(f"<figure data-chart='{_e(c.key)}'><div class='chart' id='{_e(cid)}' "
-                        f"data-figure='{_e(cid)}-data'></div>"
-                        f"<script type='application/json' id='{_e(cid)}-data'>"
-                        f"{_json_block(c.figure)}</script>{cap}</figure>")
+            body.append(chart_html(c.key, n, c.figure, c.caption))
         body.append("</section>")
     toc.append("<a href='#record'>Run record</a>")
     body.append("<section id='record'><h2>Run record</h2><p class='lead'>Everything needed to "
                 "reproduce this run.</p>" + _record_html(rep) + "</section>")
+    return page_html(rep.title, rep.subtitle, toc, body, plotly_src=plotly_src,
+                     asset_base=asset_base)
+
+
+def chart_html(key: str, n: int, figure: Any, caption: str = "") -> str:
+    """One chart: its figure as a JSON block, drawn by :data:`DRAW_JS`."""
+    cid = f"chart-{n}-{key}"
+    cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
+    return (f"<figure data-chart='{_e(key)}'><div class='chart' id='{_e(cid)}' "
+            f"data-figure='{_e(cid)}-data'></div>"
+            f"<script type='application/json' id='{_e(cid)}-data'>"
+            f"{_json_block(figure)}</script>{cap}</figure>")
+
+
+def page_html(title: str, subtitle: str, toc: list[str], body: list[str], *,
+              plotly_src: str | None = None, asset_base: str | None = None) -> str:
+    """A report page: head (styles, plotly.js), header, navigation, body, chart drawing."""
+    parts: list[str] = []
     style = (f"<link rel='stylesheet' href='{_e(asset_base)}/report.css'>" if asset_base
              else f"<style>{CSS}</style>")
     parts.append("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
                  "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-                 f"<title>{_e(rep.title)} — stakes report</title>{style}")
+                 f"<title>{_e(title)} — stakes report</title>{style}")
     if plotly_src is not None:
         parts.append(f"<script src='{_e(plotly_src)}'></script>")
     else:
@@ -191,7 +208,7 @@ def render_html(rep: Report, *, plotly_src: str | None = None,
         parts.append("<script>" + get_plotlyjs().replace("</script", "<\\/script")
                      + "</script>")
     parts.append("</head><body>")
-    parts.append(f"<header><h1>{_e(rep.title)}</h1><p>{_e(rep.subtitle)}</p></header>")
+    parts.append(f"<header><h1>{_e(title)}</h1><p>{_e(subtitle)}</p></header>")
     parts.append("<nav>" + "".join(toc) + "</nav><main>")
     parts.extend(body)
     parts.append("</main>")
@@ -207,6 +224,13 @@ def write_html(rep: Report, path: str | os.PathLike, *, self_contained: bool = F
     By default one shared copy of plotly.js is written beside it (once per folder and
     plotly version); ``self_contained`` inlines the library instead (one larger file).
     """
+    return write_page(lambda src: render_html(rep, plotly_src=src), path,
+                      self_contained=self_contained)
+
+
+def write_page(render: Callable[[str | None], str], path: str | os.PathLike, *,
+               self_contained: bool = False) -> Path:
+    """Write ``render(plotly_src)`` atomically, with plotly.js beside it or inlined."""
     from ..scenario.yaml_io import write_atomic
 
     p = Path(path)
@@ -219,7 +243,7 @@ def write_html(rep: Report, path: str | os.PathLike, *, self_contained: bool = F
         if not lib.exists():
             write_atomic(lib, get_plotlyjs())
             _shareable(lib)
-    write_atomic(p, render_html(rep, plotly_src=src))
+    write_atomic(p, render(src))
     _shareable(p)
     return p
 

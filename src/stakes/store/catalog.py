@@ -67,7 +67,7 @@ CREATE TABLE IF NOT EXISTS scenarios (
 );
 CREATE TABLE IF NOT EXISTS runs (
     id VARCHAR PRIMARY KEY,
-    kind VARCHAR NOT NULL,             -- 'run' | 'sweep'
+    kind VARCHAR NOT NULL,             -- 'run' | 'ensemble' | ... | 'advice' (plan search)
     status VARCHAR NOT NULL,           -- 'complete' | 'incomplete' (a job still to finish)
     created_at TIMESTAMP NOT NULL,     -- UTC
     finished_at TIMESTAMP,
@@ -522,6 +522,36 @@ class Store:
                              rounds=rounds, source=source, label=label, command=command,
                              seconds=seconds, spec=None, n_chunks=None, document=document)
             self._insert_results(rid, results)
+        return rid
+
+    def record_document(
+        self,
+        scn: "Scenario",
+        document: dict[str, Any],
+        *,
+        kind: str,
+        models: Sequence[str],
+        interventions: Sequence[str] = (),
+        options: dict[str, dict[str, Any]] | None = None,
+        seed: int = 0,
+        rounds: int | None = None,
+        source: str | os.PathLike | None = None,
+        label: str | None = None,
+        command: str | None = None,
+        seconds: float | None = None,
+        spec: dict[str, Any] | None = None,
+    ) -> str:
+        """Record a finished analysis whose result is one document (e.g. ``advice``, a plan
+        search), in a single transaction; return its id."""
+        self._writable()
+        with self.transaction():
+            rid = self._new_id()
+            shash = self._put_scenario(scn)
+            self._insert_run(rid=rid, kind=kind, status="complete", scn=scn, shash=shash,
+                             models=models, options=options, interventions=interventions,
+                             seed=seed, rounds=rounds, source=source, label=label,
+                             command=command, seconds=seconds, spec=spec, n_chunks=None,
+                             document=document)
         return rid
 
     # -- jobs (sweeps) -----------------------------------------------------
