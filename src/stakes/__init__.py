@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-from .api import load, run, runs_frame  # noqa: E402
+from .api import advise, load, run, runs_frame  # noqa: E402
 
-__all__ = ["__version__", "load", "run", "runs_frame"]
+__all__ = ["__version__", "advise", "load", "run", "runs_frame"]

@@ -75,3 +75,24 @@ def runs_frame(results: Iterable[Result]):
     from .results import to_frame
 
     return to_frame(results)
+
+
+def advise(
+    scenario: Scenario | str | os.PathLike | None = None,
+    goals: Sequence[str] = (),
+    *,
+    for_actor: str | None = None,
+    model: str = "eum",
+    **options: Any,
+):
+    """Search the scenario's levers for plans that reach ``goals`` (``"ISSUE>=VALUE"``) or
+    leave ``for_actor`` better off; see :func:`stakes.analysis.advise.advise` for the options
+    (``budget``, ``members``, ``seed``, ``rank``, ...).  Returns an ``Advice``."""
+    from .analysis.advise import actor_goal, parse_goal
+    from .analysis.advise import advise as search
+
+    scn = scenario if isinstance(scenario, Scenario) else load(scenario)
+    parsed = [parse_goal(g, scn) for g in goals]
+    if for_actor is not None:
+        parsed.append(actor_goal(for_actor, scn))
+    return search(scn, parsed, model=model, **options)

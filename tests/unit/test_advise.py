@@ -217,3 +217,11 @@ def test_a_goal_for_an_actor_counts_members_where_it_is_better_off(scn):
     assert s.p_goals == 0.0 and s.toward < 0
     with pytest.raises(OptionError):
         actor_goal("nobody", scn)
+
+
+def test_python_api_parses_goals(scn):
+    import stakes
+
+    adv = stakes.advise(_levers(scn, {"big", "small_b"}), ["x>=50"], model="compromise",
+                        members=20, orders=False, persuade=False)
+    assert adv.goals[0].label == "x>=50" and adv.ranked[0].candidate.levers[0] == "big"
