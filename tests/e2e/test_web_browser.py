@@ -134,3 +134,23 @@ def test_actor_named_script_is_shown_as_text(page, tmp_path):
     page.locator("#run-form input[name=model][value=eum]").uncheck()
     run_and_wait(page)
     assert dialogs == []
+
+
+def test_plan_search_from_the_scenario_page(page, shot):
+    open_default(page)
+    page.click("#advise summary")
+    page.fill("#advise-goal", "settlements>=500")
+    page.click("#advise-button")
+    err = page.locator(".field-error").first
+    assert "outside the issue's scale" in err.inner_text()
+    page.click("#advise summary") if not page.locator("#advise-goal").is_visible() else None
+    page.fill("#advise-goal", "settlements>=50")
+    page.select_option("#advise-model", "median")
+    page.fill("#advise-members", "20")
+    page.click("#advise-button")
+    page.wait_for_url(re.compile(r"/runs/\w+$"), timeout=RUN_TIMEOUT)
+    page.wait_for_selector("[data-chart='cost-front'] .main-svg", timeout=RUN_TIMEOUT)
+    text = page.locator("main").inner_text()
+    assert "Cost front" in text and "settlement_freeze_timeline" in text
+    shot(page, "plan-search")
+    assert page.js_errors == []

@@ -27,6 +27,10 @@ from .state import State, WID_RE
 
 router = APIRouter(include_in_schema=False)
 SWEEP_RUNS_MAX = 5000
+#: Members per plan of a plan search started here (each plan costs one run per member).
+ADVISE_MEMBERS_MAX = 1000
+#: Goals of one plan search.
+ADVISE_GOALS_MAX = 5
 
 
 def issue_charts(scn: Any, document: dict[str, Any], issue_id: str) -> tuple[list[Any], list[str]]:
@@ -125,7 +129,7 @@ async def web_run(request: Request, wid: str) -> Response:
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
-FIELDS = ("seed", "runs", "model", "lever", "plan")
+FIELDS = ("seed", "runs", "model", "lever", "plan", "goal", "members")
 
 
 def form_error(request: Request, ws: Any, form: str, exc: StakesError,
@@ -145,7 +149,7 @@ def form_error(request: Request, ws: Any, form: str, exc: StakesError,
                 default_models=("eum", "compromise", "median"),
                 ferr=lambda name: errors.get(name, []),
                 sent={f"{form}:{k}": str(v) for k, v in (sent.items() if sent else [])
-                      if k in ("seed", "runs")})
+                      if k in ("seed", "runs", "goal", "members")})
 
 
 def _job(state: State, jid: str) -> Job:
@@ -168,6 +172,8 @@ def job_page(request: Request, jid: str) -> Response:
         rid = job.result.get("run_id") if isinstance(job.result, dict) else None
         if rid is None:
             raise HTTPException(404, "the job recorded nothing")
+        if fragment and job.kind == "advise":  # a whole page: htmx goes there
+            return Response(status_code=200, headers={"HX-Redirect": f"/runs/{rid}"})
         if fragment:
             return page(request, "_run.html", **run_view(state, rid, None))
         return RedirectResponse(f"/runs/{rid}", status_code=303)
@@ -249,6 +255,78 @@ async def web_sweep(request: Request, wid: str) -> Response:
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
+# -- plan search ---------------------------------------------------------------
+
+
+def submit_advise(state: State, scn: Any, goals: list[str], model: str, members: int,
+                  seed: int, source: str) -> Job:
+    """Queue a plan search (as ``stakes advise``), recorded here when it is done."""
+    from ..analysis.advise import parse_goal
+
+    check_models([model])
+    state.limits.check_size(scn)
+    if not goals:
+        raise OptionError("goal: give a goal such as settlements>=50")
+    if len(goals) > ADVISE_GOALS_MAX:
+        raise OptionError(f"goal: at most {ADVISE_GOALS_MAX} goals")
+    for g in goals:  # refused here, with its reason, before any work
+        try:
+            parse_goal(g, scn)
+        except OptionError as exc:
+            raise OptionError(f"goal: {g}: {str(exc).split(': ', 1)[-1]}") from None
+    if not scn.levers:
+        raise OptionError("the scenario has no levers to search")
+    if not 1 <= members <= ADVISE_MEMBERS_MAX:
+        raise OptionError(f"members: expected 1 to {ADVISE_MEMBERS_MAX}")
+
+    def driver(ctx: JobContext) -> dict[str, Any]:
+        ctx.progress(0, 1, "plans")
+        doc = ctx.call("advise", {"scenario": scn, "goals": goals, "model": model,
+                                  "members": members, "seed": seed})
+        ctx.progress(1, 1, "recording")
+        with state.store() as st:
+            rid = st.record_document(scn, doc, kind="advice", models=[model],
+                                     interventions=[f"lever:{lv}" for lv in
+                                                    doc["levers_searched"]],
+                                     options={}, seed=seed, source=source,
+                                     command="stakes serve", seconds=doc["seconds"],
+                                     spec={"goals": goals, "members": members})
+        state.forget_listing()
+        return {"run_id": rid}
+
+    return state.pool.submit("advise", f"plan search on {scn.metadata.name}: "
+                             f"{', '.join(goals)}", driver)
+
+
+@router.post("/w/{wid}/advise", response_class=HTMLResponse)
+async def web_advise(request: Request, wid: str) -> Response:
+    state = state_of(request)
+    ws = state.workspace(wid)
+    form = await read_form(request)
+    try:
+        goals = [g.strip() for g in str(form.get("goal", "") or "").split(",") if g.strip()]
+        model = str(form.get("model", "eum") or "eum")
+        raw = str(form.get("members", "200") or "200").strip()
+        if not (raw.isdigit() and len(raw) <= 6):
+            raise OptionError(f"members: expected a whole number from 1 to "
+                              f"{ADVISE_MEMBERS_MAX}")
+        _, _, _, seed = _run_form(form)
+        job = submit_advise(state, ws.scenario, goals, model, int(raw), seed, ws.source)
+    except StakesError as exc:
+        return form_error(request, ws, "advise", exc, form)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+def advice_page(state: State, rid: str) -> str:
+    """A recorded plan search as the report page, with the app's own scripts and styles."""
+    from ..report.advice import render_advice_html
+
+    rec, _, doc = state.run(rid)
+    return state.view((rec.id, "advice"), lambda: render_advice_html(
+        rec.scenario_name, doc, rec.header(), plotly_src="/static-lib/plotly.min.js",
+        asset_base="/static-lib"))
+
+
 def sweep_table(state: State, rid: str) -> list[dict[str, Any]]:
     """Each (model, lever/plan, issue): nominal-free summary of the recorded members."""
     from ..store import read_shards
@@ -327,6 +405,8 @@ def run_page(request: Request, rid: str, issue: str | None = None) -> Response:
     fragment = bool(request.headers.get("hx-request")) and bool(
         request.headers.get("hx-target") == "results")
     view = run_view(state, rid, issue)
+    if view["kind"] == "advice":
+        return HTMLResponse(advice_page(state, rid))
     if view["kind"] != "run":
         rec, scn = view["rec"], view["scn"]
         table = sweep_table(state, rid)

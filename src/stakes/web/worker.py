@@ -91,7 +91,18 @@ def _sweep(payload: dict[str, Any], emit: Callable[..., None]) -> Any:
     return summarize(res), pd.concat(frames, ignore_index=True)
 
 
+def _advise(payload: dict[str, Any], emit: Callable[..., None]) -> Any:
+    """A plan search (``stakes advise``) -> its document."""
+    from ..analysis.advise import advise, parse_goal
+
+    scn = payload["scenario"]
+    goals = [parse_goal(g, scn) for g in payload["goals"]]
+    return advise(scn, goals, model=payload["model"], members=int(payload["members"]),
+                  seed=int(payload.get("seed") or 0)).json()
+
+
 TASKS: dict[str, Callable[[dict[str, Any], Callable[..., None]], Any]] = {
+    "advise": _advise,
     "load": _load, "run": _run, "sweep": _sweep, "sweep_chunk": _sweep_chunk,
     "sleep": _sleep, "grow": _grow,
 }
