@@ -225,3 +225,16 @@ def test_python_api_parses_goals(scn):
     adv = stakes.advise(_levers(scn, {"big", "small_b"}), ["x>=50"], model="compromise",
                         members=20, orders=False, persuade=False)
     assert adv.goals[0].label == "x>=50" and adv.ranked[0].candidate.levers[0] == "big"
+
+
+def test_lever_values_are_exact_shapley_values_that_add_up(scn):
+    small = _levers(scn, {"big", "small_b", "small_c"})
+    goal = parse_goal("x>=45", small)
+    adv = advise(small, [goal], model="compromise", members=60, seed=0, orders=False,
+                 persuade=False, top=10)
+    assert adv.lever_values_exact
+    scorer = Scorer(small, [goal], "compromise", members=60, seed=0)
+    full = scorer.score([Candidate((("big", 0), ("small_b", 0), ("small_c", 0)))])[0]
+    # Efficiency: the values add up to the whole plan's gain over the baseline.
+    assert sum(adv.lever_values.values()) == pytest.approx(full.p_goals - adv.baseline_p)
+    assert max(adv.lever_values, key=adv.lever_values.get) == "big"

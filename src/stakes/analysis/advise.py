@@ -479,6 +479,8 @@ class Advice:
     persuasion: list[Persuasion] = field(default_factory=list)
     seconds: float = 0.0
     rank: str = "p"
+    lever_values: dict[str, float] = field(default_factory=dict)
+    lever_values_exact: bool = False
 
     def json(self) -> dict[str, Any]:
         return {
@@ -498,6 +500,8 @@ class Advice:
             "pareto_front": [s.label for s in self.front],
             "orders": {k: v.json() for k, v in self.orders.items()},
             "who_to_work_on": [p.json() for p in self.persuasion],
+            "lever_values": self.lever_values,
+            "lever_values_method": "shapley" if self.lever_values_exact else "mean marginal",
             "seconds": self.seconds,
         }
 
@@ -598,6 +602,7 @@ def advise(scn: Scenario, goals: Sequence[AnyGoal], *, model: str = "eum",
     p, ci, fc = scorer.baseline_p()
     advice = Advice(list(goals), model, members, seed, method, reaching, left_out, budget,
                     len(scores), p, ci, fc, report, front, rank=rank)
+    advice.lever_values, advice.lever_values_exact = lever_values(scores, reaching, p)
     if orders:
         for s in report[:3]:
             if len(s.candidate.steps) > 1:
@@ -606,6 +611,34 @@ def advise(scn: Scenario, goals: Sequence[AnyGoal], *, model: str = "eum",
         advice.persuasion = persuasion(scorer)
     advice.seconds = time.perf_counter() - t0
     return advice
+
+
+def lever_values(scores: Sequence[Score], levers: Sequence[str], base_p: float
+                 ) -> tuple[dict[str, float], bool]:
+    """Which levers matter: each lever's contribution to the share meeting the goals.
+
+    When every subset of ``levers`` was scored, the exact Shapley value (Shapley 1953) of
+    the game "share of members meeting the goals" over the levers (the empty plan is the
+    baseline): the lever's marginal gain averaged over every order of building the plan.
+    Otherwise (a beam search, a budget) the mean marginal gain over the scored pairs of
+    plans that differ by that lever only.  The second value says which.
+    """
+    value = {frozenset(s.candidate.levers): s.p_goals for s in scores}
+    value[frozenset()] = base_p
+    n = len(levers)
+    exact = len(value) == 2**n
+    out: dict[str, float] = {}
+    for lv in levers:
+        gains, weights = [], []
+        for subset, v in value.items():
+            if lv in subset or (subset | {lv}) not in value:
+                continue
+            gains.append(value[subset | {lv}] - v)
+            k = len(subset)
+            weights.append(math.factorial(k) * math.factorial(n - k - 1) / math.factorial(n)
+                           if exact else 1.0)
+        out[lv] = float(np.dot(gains, weights) / (1.0 if exact else max(len(gains), 1)))
+    return dict(sorted(out.items(), key=lambda kv: -kv[1])), exact
 
 
 @dataclass

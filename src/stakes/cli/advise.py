@@ -169,6 +169,10 @@ def _advice_tables(console: Console, scn, adv) -> None:
     console.print(t)
     for k, s in enumerate(adv.ranked, 1):
         _say(console, f"{k}: {s.label}", 2)
+    if adv.lever_values:
+        how = "Shapley value" if adv.lever_values_exact else "mean marginal gain"
+        _say(console, f"levers that matter ({how} of the share meeting the goal): " + ", ".join(
+            f"{lv} {100 * v:+.0f} pts" for lv, v in adv.lever_values.items()))
     if adv.ranked and adv.ranked[0].side_effects:
         best = adv.ranked[0]
         moved = sorted(best.side_effects.items(), key=lambda kv: -abs(kv[1].median))

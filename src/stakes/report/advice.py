@@ -75,6 +75,20 @@ def order_chart(label: str, spread: dict[str, Any]) -> Any:
     return fig
 
 
+def lever_chart(doc: dict[str, Any]) -> Any:
+    """Each searched lever's contribution to the share meeting the goals."""
+    go = _go()
+    rows = list(doc["lever_values"].items())[::-1]
+    how = "Shapley value" if doc["lever_values_method"] == "shapley" else "mean marginal gain"
+    fig = go.Figure(go.Bar(x=[100 * v for _, v in rows], y=[lv for lv, _ in rows],
+                           orientation="h", marker={"color": color(1)},
+                           hovertemplate="%{y}: %{x:+.1f} points<extra></extra>"))
+    fig.update_layout(title=f"Levers that matter: {how} of the share meeting the goals",
+                      xaxis_title="percentage points", template="plotly_white",
+                      height=120 + 26 * len(rows))
+    return fig
+
+
 def persuasion_chart(doc: dict[str, Any]) -> Any:
     go = _go()
     rows = doc["who_to_work_on"][:12][::-1]
@@ -121,8 +135,12 @@ def render_advice_html(scn_name: str, doc: dict[str, Any], header: dict[str, Any
             "levers impose; 'mechanical' plans reach the goal because a lever moves the pivot.")
     toc = ["<a href='#plans'>Plans</a>"]
     body = [f"<section id='plans'><h2>Plans</h2><p class='lead'>{_e(lead)}</p>",
-            _plans_table(doc), chart_html("cost-front", 1, front_chart(doc)), "</section>"]
+            _plans_table(doc), chart_html("cost-front", 1, front_chart(doc))]
     n = 1
+    if doc.get("lever_values"):
+        n += 1
+        body.append(chart_html("lever-values", n, lever_chart(doc)))
+    body.append("</section>")
     if doc["orders"]:
         toc.append("<a href='#orders'>Order</a>")
         body.append("<section id='orders'><h2>Does order matter?</h2><p class='lead'>Each "
