@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from stakes.errors import ModelError, OptionError
+from stakes.errors import InputError, ModelError, OptionError
 from stakes.kernels import smp as k
 from stakes.models import get_model, make_options
 from stakes.models.base import Problem, Schedule
@@ -277,8 +277,8 @@ def test_differing_capabilities_need_an_option(d3):
 def test_position_outside_scale_is_refused(d3):
     pos = d3.position.copy()
     pos[4, 2] = 101.0
-    with pytest.raises(ModelError, match="actor 'a4' position 101 on 'd2' lies outside"):
-        run(replace(d3, position=pos))
+    with pytest.raises(InputError, match="actor 'a4', issue 'd2': position 101 lies outside"):
+        replace(d3, position=pos)
 
 
 def test_missing_position_error_or_drop(d3):
@@ -297,12 +297,14 @@ def test_missing_position_error_or_drop(d3):
     "aff,fragment",
     [
         (np.full((7, 7), 0.5), "affinity row of actor 'a0' sums to 3.5"),
-        (-np.eye(7), r"affinity entries must lie in \[0, 1\]"),
-        (np.eye(3), r"affinity matrix has shape \(3, 3\)"),
+        (-np.eye(7), r"actor 'a0', toward 'a0': affinity weight -1 lies outside \[0, 1\]"),
+        (np.eye(3), r"affinity has shape \(3, 3\); expected \(7, 7\)"),
     ],
 )
 def test_bad_affinity_is_refused(d3, aff, fragment):
-    with pytest.raises(ModelError, match=fragment):
+    # the row sum is SMP's own rule; the others every problem's
+    error = ModelError if "sums" in fragment else InputError
+    with pytest.raises(error, match=fragment):
         run(replace(d3, affinity=aff))
 
 

@@ -135,15 +135,9 @@ class _Scales:
 
     def __init__(self, lo: np.ndarray, hi: np.ndarray, issue_ids: tuple[str, ...], arithmetic: str):
         self.nb = numbers(arithmetic)
+        # finite, lo < hi: the problem's scales are checked when it is built
         self.lo_f = [float(v) for v in lo]
         self.hi_f = [float(v) for v in hi]
-        for d, iid in enumerate(issue_ids):
-            lo_d, hi_d = self.lo_f[d], self.hi_f[d]
-            if not (math.isfinite(lo_d) and math.isfinite(hi_d)) or not lo_d < hi_d:
-                raise ModelError(
-                    f"exchange model: issue {iid!r} needs a scale with lo < hi, got "
-                    f"[{lo_d}, {hi_d}]"
-                )
         self.lo = [self.nb.num(v) for v in self.lo_f]
         self.f = [scale_factor(lo_d, hi_d, arithmetic) for lo_d, hi_d in zip(lo, hi)]
 
@@ -161,14 +155,13 @@ class _Scales:
 
 
 def _kernel_inputs(problem: Problem, scales: _Scales) -> tuple[list, list, list]:
-    """Nested ``[actor][issue]`` lists for the kernel; checks the inputs it needs."""
+    """Nested ``[actor][issue]`` lists for the kernel; checks what this model alone needs
+    (saliences and capabilities > 0): shapes, scales and ranges are the problem's own
+    checks, made when it is built."""
     n, D = problem.n, problem.dims
     pos = np.asarray(problem.position)
     sal = np.asarray(problem.salience)
     cap = np.asarray(problem.capability)
-    for name, arr in (("position", pos), ("salience", sal), ("capability", cap)):
-        if arr.shape != (n, D):
-            raise ModelError(f"exchange model: {name} has shape {arr.shape}, expected {(n, D)}")
     num = scales.nb.num
     X = [[None] * D for _ in range(n)]
     S = [[None] * D for _ in range(n)]
@@ -182,31 +175,16 @@ def _kernel_inputs(problem: Problem, scales: _Scales) -> tuple[list, list, list]
             if _absent(x) or _absent(s):
                 continue
             where = f"actor {aid!r} on issue {iid!r}"
-            try:
-                xv, sv = num(x), num(s)
-                cv = None if _absent(c) else num(c)
-            except ValueError as exc:
-                bad.append(f"{where}: {exc}")
-                continue
-            if cv is None:
-                bad.append(f"{where}: capability is missing")
-                continue
+            xv, sv, cv = num(x), num(s), num(c)
             if not sv > 0:
                 bad.append(
                     f"{where}: salience {float(sv):g}; the exchange model needs saliences > 0 "
                     "(salience ratios decide who supplies which issue)"
                 )
-            elif sv > 1:
-                bad.append(f"{where}: salience {float(sv):g} outside [0, 1]")
             if not cv > 0:
                 bad.append(
                     f"{where}: capability {float(cv):g}; the exchange model needs capabilities "
                     "> 0 (moves are divided by salience x capability)"
-                )
-            if not (scales.lo_f[d] <= float(xv) <= scales.hi_f[d]):
-                bad.append(
-                    f"{where}: position {float(xv):g} outside the issue's scale "
-                    f"[{scales.lo_f[d]:g}, {scales.hi_f[d]:g}]"
                 )
             X[a][d] = scales.to_100(xv, d)
             S[a][d] = sv

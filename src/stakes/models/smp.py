@@ -210,12 +210,9 @@ class SMP(Model):
         params = opts.params()
         lo = np.asarray(problem.lo, dtype=float)
         hi = np.asarray(problem.hi, dtype=float)
-        span = hi - lo
+        span = hi - lo  # > 0: the problem's scales are checked when it is built
         if problem.dims < 1:
             raise ModelError("smp: the problem has no issues")
-        if not (np.all(np.isfinite(span)) and np.all(span > 0)):
-            bad = [i for i, s in zip(problem.issue_ids, span) if not (np.isfinite(s) and s > 0)]
-            raise ModelError(f"smp: issue scale must have hi > lo (issues: {', '.join(bad)})")
 
         dropped: list[str] = []
         filled: dict[str, set[str]] = {}
@@ -432,29 +429,21 @@ def _restrict(problem: Problem, keep: list[int]) -> Problem:
 def _arrays(problem: Problem, keep: list[int], lo: np.ndarray, span: np.ndarray,
             opts: SMPOptions, normalized: list[str]
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """Validated internal arrays: positions on [0, 1], saliences, capabilities, affinity.
+    """Internal arrays: positions on [0, 1], saliences, capabilities, affinity.
 
-    Under ``salience_normalization='per_actor'`` an actor's saliences summing to more
+    The problem's values are valid (positions on their scales, saliences in [0, 1],
+    affinity in [0, 1]: :class:`~stakes.models.base.Problem` checks them); what is
+    checked here is what SMP alone needs.  Under ``salience_normalization='per_actor'`` an actor's saliences summing to more
     than 1 are divided by their sum (its id is added to ``normalized``).
     """
     ids = [problem.actor_ids[i] for i in keep]
     pos = np.asarray(problem.position, dtype=float)[keep]
     sal = np.asarray(problem.salience, dtype=float)[keep]
     capm = np.asarray(problem.capability, dtype=float)[keep]
-    issues = problem.issue_ids
     x = (pos - lo) / span
     tol = 1e-9
     for i, aid in enumerate(ids):
-        out = np.flatnonzero((x[i] < -tol) | (x[i] > 1 + tol))
-        if len(out):
-            d = out[0]
-            raise ModelError(
-                f"smp: actor {aid!r} position {pos[i, d]:g} on {issues[d]!r} lies outside the "
-                f"issue's scale [{lo[d]:g}, {lo[d] + span[d]:g}]"
-            )
         s = sal[i]
-        if not np.all(np.isfinite(s)) or np.any(s < 0) or np.any(s > 1 + tol):
-            raise ModelError(f"smp: actor {aid!r} has a salience outside [0, 1]: {s.tolist()}")
         total = float(s.sum())
         if total > 1 + tol:
             if opts.salience_normalization == "error":
@@ -474,7 +463,7 @@ def _arrays(problem: Problem, keep: list[int], lo: np.ndarray, span: np.ndarray,
     cap = np.empty(len(ids))
     for i, aid in enumerate(ids):
         c = capm[i]
-        if not np.all(np.isfinite(c)) or np.any(c <= 0):
+        if np.any(c <= 0):
             raise ModelError(f"smp: actor {aid!r} needs a capability > 0, got {c.tolist()}")
         if opts.capability_across_issues == "equal":
             if np.ptp(c) > 1e-12 * max(1.0, float(np.abs(c).max())):
@@ -490,15 +479,7 @@ def _arrays(problem: Problem, keep: list[int], lo: np.ndarray, span: np.ndarray,
             cap[i] = (c * sal[i]).sum() / sal[i].sum()
     aff = problem.affinity
     if aff is not None:
-        aff = np.asarray(aff, dtype=float)
-        n_all = problem.n
-        if aff.shape != (n_all, n_all):
-            raise ModelError(
-                f"smp: affinity matrix has shape {aff.shape}; expected ({n_all}, {n_all})"
-            )
-        aff = aff[np.ix_(keep, keep)]
-        if not np.all(np.isfinite(aff)) or np.any(aff < 0) or np.any(aff > 1):
-            raise ModelError("smp: affinity entries must lie in [0, 1]")
+        aff = np.asarray(aff, dtype=float)[np.ix_(keep, keep)]
         rows = aff.sum(axis=1)
         over = np.flatnonzero(rows > 1 + tol)
         if len(over):
