@@ -43,7 +43,8 @@ from pydantic import Field, model_validator
 
 from ..errors import ModelError
 from ..kernels.exchange import DECIMAL28, ExchangeKernel, numbers, scale_factor
-from .base import Model, ModelOptions, ModelRun, Problem, RoundRecord, Schedule
+from ..levers.timing import lever_timing
+from .base import Event, Model, ModelOptions, ModelRun, Problem, RoundRecord, Schedule
 
 
 class ExchangeOptions(ModelOptions):
@@ -274,7 +275,8 @@ class Exchange(Model):
         if needs_random:
             seed = opts.seed if opts.seed is not None else int(rng.integers(0, 2**63 - 1))
         rand = random.Random(seed) if needs_random else None
-        lever_rounds = [r for r in schedule.rounds() if r < opts.rounds] if schedule else []
+        timing = lever_timing(schedule.rounds() if schedule else (), opts.rounds)
+        lever_rounds = timing.applied
 
         reps = [
             self._repetition(problem, opts, schedule, lever_rounds, rand)
@@ -299,9 +301,8 @@ class Exchange(Model):
                 "positions and outcomes are means over the repetitions; 'realised' lists "
                 "repetition 1"
             )
-        skipped = [r for r in (schedule.rounds() if schedule else []) if r >= opts.rounds]
-        if skipped:
-            info["levers_not_applied"] = skipped
+        # No stopping rule ends a run early, so every applied lever acts.
+        info.update(timing.info())
         forecast = rounds[-1].forecast.copy()
         return ModelRun(
             self.name, problem.issue_ids, opts.model_dump(), rounds, forecast, "max_rounds", info
@@ -461,5 +462,17 @@ class Exchange(Model):
                     extra["outcome_sd"] = np.std(
                         [rep["forecasts"][t] for rep in reps], axis=0
                     ).tolist()
-            out.append(RoundRecord(t, tuple(ids), pos, fc.copy(), fc.copy(), extra))
+            events = [] if t == 0 else [_exchange_event(e) for e in first["realised"][t - 1]]
+            out.append(RoundRecord(t, tuple(ids), pos, fc.copy(), fc.copy(), extra, events))
         return out
+
+
+def _exchange_event(e: dict) -> Event:
+    """One realised exchange as an event (of repetition 1 when there are several): the
+    pair, the issue each side moves on, its shift on that issue's scale, and both gains."""
+    x, y = e["x"], e["y"]
+    detail = {side["actor"]: {"issue": side["issue"], "from": side["from"], "to": side["to"],
+                              "shift": side["to"] - side["from"], "gain": side["gain"]}
+              for side in (x, y)}
+    return Event("exchange", (x["actor"], y["actor"]), (x["issue"], y["issue"]),
+                 {"moves": detail, "gain": e["gain"]})

@@ -25,7 +25,9 @@ from pydantic import Field, model_validator
 
 from ..errors import ModelError, OptionError
 from ..kernels import smp as k
-from .base import Model, ModelOptions, ModelRun, Problem, RoundRecord, Schedule, weighted_mean
+from ..levers.timing import lever_timing
+from .base import (Event, Model, ModelOptions, ModelRun, Problem, RoundRecord, Schedule,
+                   weighted_mean)
 
 _KTAB = "KTAB 1.4, lsyaseen/KTAB c57b72a"
 
@@ -222,7 +224,8 @@ class SMP(Model):
         ids: list[tuple[str, ...]] = [tuple(cur.actor_ids[i] for i in keep)]
         cur = _restrict(cur, keep)
         start = cur
-        lever_rounds = [r for r in schedule.rounds() if r < opts.max_turns] if schedule else []
+        timing = lever_timing(schedule.rounds() if schedule else (), opts.max_turns)
+        lever_rounds = timing.applied
         state = {"problem": cur, "gaps": gaps[keep]}
 
         def hook(r: int, x: np.ndarray, ideal: np.ndarray):
@@ -264,7 +267,8 @@ class SMP(Model):
             res = k.run_smp(
                 x0, sal, cap, aff, params, rng,
                 hook=hook if lever_rounds else None,
-                hold=max(lever_rounds) if lever_rounds else 0,
+                # the kernel stops only after turn `hold`: never before the last lever acts
+                hold=max(timing.last, 0),
                 channels=_channels(cur),
             )
         except ValueError as exc:
@@ -279,7 +283,7 @@ class SMP(Model):
 
         rounds = []
         for t, st in enumerate(res.states):
-            rounds.append(self._record(t, ids[t], st, lo, span, res))
+            rounds.append(self._record(t, ids[t], st, lo, span, res, problem.issue_ids))
         # Report the input exactly (the round trip through [0, 1] may cost an ulp).
         rounds[0].position = np.clip(np.asarray(start.position, dtype=float), lo, lo + span)
         final = res.final
@@ -303,6 +307,7 @@ class SMP(Model):
             "ktab_parameter_vector": list(params.ktab_vector()),
             "warnings": list(res.warnings),
         }
+        info.update(timing.info())
         if dropped:
             info["dropped_actors"] = sorted(set(dropped))
         if filled:
@@ -321,7 +326,7 @@ class SMP(Model):
         )
 
     @staticmethod
-    def _record(t, ids, st, lo, span, res) -> RoundRecord:
+    def _record(t, ids, st, lo, span, res, issue_ids) -> RoundRecord:
         a = st.assessment
         summ = st.summary()
         pos = lo + st.x * span
@@ -343,7 +348,25 @@ class SMP(Model):
             forecast=lo + summ["expected"] * span,
             mean=weighted_mean(pos, w),
             extra=extra,
+            events=_bargain_events(st.bargains, ids, tuple(issue_ids), lo, span),
         )
+
+
+def _bargain_events(b: k.Bargains | None, ids, issue_ids: tuple[str, ...], lo: np.ndarray,
+                    span: np.ndarray) -> list[Event]:
+    """The bargains of one turn as events: who proposed to whom, the positions each would
+    take on every issue (own scales), and whether each side's queue settled on it."""
+    if b is None:
+        return []
+    out = []
+    for m, (i, j) in enumerate(zip(b.initiator.tolist(), b.receiver.tolist())):
+        out.append(Event("bargain", (ids[i], ids[j]), issue_ids, {
+            "initiator_position": (lo + b.b_init[m] * span).tolist(),
+            "receiver_position": (lo + b.b_rcvr[m] * span).tolist(),
+            "accepted_by_initiator": bool(b.chosen[i] == m),
+            "accepted_by_receiver": bool(b.chosen[j] == m),
+        }))
+    return out
 
 
 def _usable(
