@@ -411,3 +411,24 @@ def test_lever_changing_issues_is_refused():
 
     with pytest.raises(ModelError, match="changed the issues"):
         _run(pb, Schedule({1: (two_issues,)}), rounds=2)
+
+
+# --------------------------------------------------------------------- events
+
+
+def test_exchanges_are_recorded_as_events():
+    pb = _problem(POS, SAL, CAP)
+    run = _run(pb, rounds=3)
+    assert run.rounds[0].events == []
+    for t, rec in enumerate(run.rounds[1:]):
+        realised = run.info["realised"][t]
+        assert len(rec.events) == len(realised) == rec.extra["exchanges"]
+        for ev, e in zip(rec.events, realised):
+            assert ev.kind == "exchange"
+            assert ev.actors == (e["x"]["actor"], e["y"]["actor"])
+            assert ev.issues == (e["x"]["issue"], e["y"]["issue"])
+            for side in (e["x"], e["y"]):
+                move = ev.detail["moves"][side["actor"]]
+                assert move["shift"] == side["to"] - side["from"] and move["gain"] == side["gain"]
+            assert ev.detail["gain"] == e["gain"]
+    assert sum(len(r.events) for r in run.rounds) > 0

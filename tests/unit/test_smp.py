@@ -562,3 +562,43 @@ def test_permuting_actors_permutes_results(problem, rnd):
             np.testing.assert_allclose(rb.forecast, ra.forecast, atol=1e-9)
         # Otherwise the representative of a near-coincident group depends on actor
         # order (KTAB's scan, spec §3.5), and with it the probabilities.
+
+
+# --------------------------------------------------------------------------
+# Events and late levers
+
+
+def test_bargains_are_recorded_as_events_and_match_the_moves(d3):
+    r = run(d3, max_turns=4)
+    assert r.rounds[0].events == []
+    seen = 0
+    for prev, rec in zip(r.rounds, r.rounds[1:]):
+        ids = list(rec.actor_ids)
+        for ev in rec.events:
+            assert ev.kind == "bargain" and ev.issues == tuple(d3.issue_ids)
+            i, j = (ids.index(a) for a in ev.actors)
+            assert i != j
+            # a side whose queue settled on the bargain takes its position there
+            if ev.detail["accepted_by_initiator"]:
+                np.testing.assert_allclose(rec.position[i], ev.detail["initiator_position"],
+                                           atol=1e-9)
+            if ev.detail["accepted_by_receiver"]:
+                np.testing.assert_allclose(rec.position[j], ev.detail["receiver_position"],
+                                           atol=1e-9)
+            seen += ev.detail["accepted_by_initiator"] + ev.detail["accepted_by_receiver"]
+        # an actor that moved settled on some bargain of the turn
+        moved = ~np.all(np.isclose(rec.position, prev.position, atol=1e-9), axis=1)
+        sides = {a for ev in rec.events for a, ok in zip(
+            ev.actors, (ev.detail["accepted_by_initiator"], ev.detail["accepted_by_receiver"]))
+            if ok}
+        assert {ids[k] for k in np.flatnonzero(moved)} <= sides
+    assert seen > 0
+
+
+def test_lever_past_the_turn_limit_is_reported(d3):
+    def shift(p):
+        return p
+
+    r = run(d3, schedule=Schedule({2: (shift,), 9: (shift,)}), max_turns=5)
+    assert r.info["levers_not_applied"] == [9]
+    assert "levers_not_applied" not in run(d3, max_turns=5).info
