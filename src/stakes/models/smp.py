@@ -358,15 +358,13 @@ def _bargain_events(b: k.Bargains | None, ids, issue_ids: tuple[str, ...], lo: n
     take on every issue (own scales), and whether each side's queue settled on it."""
     if b is None:
         return []
-    out = []
-    for m, (i, j) in enumerate(zip(b.initiator.tolist(), b.receiver.tolist())):
-        out.append(Event("bargain", (ids[i], ids[j]), issue_ids, {
-            "initiator_position": (lo + b.b_init[m] * span).tolist(),
-            "receiver_position": (lo + b.b_rcvr[m] * span).tolist(),
-            "accepted_by_initiator": bool(b.chosen[i] == m),
-            "accepted_by_receiver": bool(b.chosen[j] == m),
-        }))
-    return out
+    # whole-turn conversions first: per bargain, only Python objects are built
+    at_i, at_r = (lo + b.b_init * span).tolist(), (lo + b.b_rcvr * span).tolist()
+    chosen = b.chosen.tolist()
+    return [Event("bargain", (ids[i], ids[j]), issue_ids, {
+        "initiator_position": at_i[m], "receiver_position": at_r[m],
+        "accepted_by_initiator": chosen[i] == m, "accepted_by_receiver": chosen[j] == m,
+    }) for m, (i, j) in enumerate(zip(b.initiator.tolist(), b.receiver.tolist()))]
 
 
 def _usable(
