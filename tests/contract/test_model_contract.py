@@ -285,3 +285,14 @@ def test_bad_input_refused_with_a_located_message(scn, model, actor, issue, fiel
     text = "\n".join(exc.value.lines())
     assert f"{FILE}:{_line(line)}:" in text, text
     assert message in text, text
+
+
+@pytest.mark.parametrize("model", [m for m in ALL if m in BATCHED])
+def test_ensembles_refuse_bad_input_too(scn, model):
+    # the batched kernels never build a model input: the input space checks the values
+    edited = scn.model_copy(deep=True)
+    edited.entry("c", "y").salience.value = 1.5
+    with pytest.raises(InputError) as exc:
+        _ensemble(edited, model, "numpy", [baseline()])
+    assert f"{FILE}:{_line('- {actor: c, issue: y, position: 71, salience: 0.66}')}:" in str(
+        exc.value)

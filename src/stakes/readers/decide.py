@@ -31,7 +31,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
-import numpy as np
 
 from ..errors import InputError
 from ..fileio import check_items, decode_text, read_input
