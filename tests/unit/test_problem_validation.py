@@ -149,6 +149,7 @@ def problems(draw):
     sal = g.uniform(0, 1, (n, d))
     cap = g.uniform(0, 5, (n, d))
     absent = g.random((n, d)) < 0.2
+    absent[np.arange(n), g.integers(0, d, n)] = False  # a stance somewhere, as to_problem keeps
     pos[absent] = sal[absent] = cap[absent] = np.nan
     sq = np.where(g.random(d) < 0.5, np.nan, lo + g.uniform(0, 1, d) * (hi - lo))
     return Problem(tuple(f"i{k}" for k in range(d)), tuple(f"a{k}" for k in range(n)),
@@ -202,6 +203,8 @@ def test_shapes_ids_and_affinity_are_checked():
         replace(pb, affinity=np.eye(3))
     with pytest.raises(InputError, match="actor 'b', toward 'a': affinity weight 2 lies"):
         replace(pb, affinity=np.array([[1.0, 0.0], [2.0, 1.0]]))
+    with pytest.raises(InputError, match="actor 'b': takes no stance on any issue"):
+        replace(pb, position=np.array([[1.0], [np.nan]]))
     # a stance is complete: a position needs its salience and capability
     sal = np.array([[np.nan], [1.0]])
     with pytest.raises(InputError, match="actor 'a', issue 'x': salience nan is missing"):
@@ -211,12 +214,15 @@ def test_shapes_ids_and_affinity_are_checked():
 def test_decimal_arrays_of_the_exchange_model_are_checked_as_numbers():
     from decimal import Decimal
 
-    pos = np.array([[Decimal("1.5")], [None]], dtype=object)
-    pb = Problem(("x",), ("a", "b"), pos, np.array([[0.5], [np.nan]]),
-                 np.array([[1.0], [np.nan]]), np.array([0.0]), np.array([3.0]),
-                 np.array([np.nan]))
+    pos = np.array([[Decimal("1.5"), None], [None, "2.25"]], dtype=object)
+    pb = Problem(("x", "y"), ("a", "b"), pos, np.array([[0.5, np.nan], [np.nan, 0.5]]),
+                 np.array([[1.0, np.nan], [np.nan, 1.0]]), np.zeros(2), np.full(2, 3.0),
+                 np.full(2, np.nan))
     assert pb.position[0, 0] == Decimal("1.5")  # kept as given
-    with pytest.raises(InputError, match="position 4 lies outside"):
-        replace(pb, position=np.array([[Decimal("4")], [None]], dtype=object))
+    bad = pos.copy()
+    bad[0, 0] = Decimal("4")
+    with pytest.raises(InputError, match="actor 'a', issue 'x': position 4 lies outside"):
+        replace(pb, position=bad)
+    bad[0, 0] = "high"
     with pytest.raises(InputError, match="position: holds a value that is not a number"):
-        replace(pb, position=np.array([["high"], [None]], dtype=object))
+        replace(pb, position=bad)

@@ -80,7 +80,8 @@ class Problem:
     Shapes: ``n`` actors, ``D`` issues.  Values are on each issue's own scale;
     salience is on [0, 1]; capability is used as given.  A cell (actor, issue)
     whose position is NaN means the actor takes no stance there (joint
-    problems built with ``missing="nan"``); every other cell is complete.
+    problems built with ``missing="nan"``); every other cell is complete, and
+    every actor takes a stance on at least one issue.
 
     A problem is validated when it is built (:meth:`__post_init__`), with
     every problem found reported at once as an :class:`~stakes.errors.InputError`
@@ -185,7 +186,12 @@ def validate_problem(pb: Problem) -> list[Diagnostic]:
         add(f"status quo {sq[d]:g} lies outside the issue's scale [{lo[d]:g}, {hi[d]:g}]",
             "status_quo", issue=pb.issue_ids[d])
     # A cell whose position is NaN is no stance; every other cell is complete and in range.
+    # An actor takes a stance somewhere (to_problem's "drop" and "nan" both leave out the
+    # others).
     stance = ~np.isnan(pos)
+    for i in np.flatnonzero(~stance.any(axis=1)) if D else ():
+        add("takes no stance on any issue of the problem (its positions are all missing)",
+            "position", pb.actor_ids[i])
     with np.errstate(invalid="ignore"):
         # on an issue whose scale is itself refused, only non-finite positions are reported
         bad_pos = stance & ~(np.isfinite(pos) & (~scale_ok | ((pos >= lo - slack)
