@@ -190,7 +190,7 @@ EC_C = np.array([0.08, 0.08, 0.03, 0.16, 0.16, 0.16, 0.16, 0.05, 0.05, 0.08])
 EC_S = np.array([0.8, 0.4, 0.2, 0.8, 0.6, 0.6, 0.9, 0.1, 1.0, 0.7])
 
 
-def make_problem(x, c, s, ids=None) -> Problem:
+def make_problem(x, c, s, ids=None, scale=None) -> Problem:
     n = len(x)
     return Problem(
         issue_ids=("q",),
@@ -198,8 +198,10 @@ def make_problem(x, c, s, ids=None) -> Problem:
         position=np.asarray(x, float)[:, None],
         salience=np.asarray(s, float)[:, None],
         capability=np.asarray(c, float)[:, None],
-        lo=np.array([float(np.min(x))]),
-        hi=np.array([float(np.max(x))]),
+        # by default a scale as wide as the positions, never empty (the EUM's Δ ignores it)
+        lo=np.array([float(np.min(x)) if scale is None else scale[0]]),
+        hi=np.array([float(np.max(x)) if np.ptp(x) > 0 else float(np.min(x)) + 1.0]
+                    if scale is None else [scale[1]]),
         status_quo=np.array([np.nan]),
     )
 
@@ -225,7 +227,9 @@ def test_model_refuses_bad_input():
     with pytest.raises(ModelError):
         p = make_problem(EC_X, EC_C, EC_S)
         run(replace(p, issue_ids=("a", "b"), position=np.c_[EC_X, EC_X],
-                    salience=np.c_[EC_S, EC_S], capability=np.c_[EC_C, EC_C]))
+                    salience=np.c_[EC_S, EC_S], capability=np.c_[EC_C, EC_C],
+                    lo=np.repeat(p.lo, 2), hi=np.repeat(p.hi, 2),
+                    status_quo=np.repeat(p.status_quo, 2)))
     bad = EC_X.copy()
     bad[2] = np.nan
     with pytest.raises(InputError):
@@ -293,7 +297,7 @@ def test_lever_widening_range_and_no_stop_before_last_lever():
         pos[1, 0] = 10.0
         return p.with_positions(pos)
 
-    problem = make_problem([5.0, 5.0, 5.0], [1.0, 0.5, 0.2], [0.9, 0.5, 0.3])
+    problem = make_problem([5.0, 5.0, 5.0], [1.0, 0.5, 0.2], [0.9, 0.5, 0.3], scale=(0, 10))
     out = run(problem, Schedule({3: (spread,)}), max_rounds=20)
     # Δ = 0 at the start, yet the run waits for the lever at round 3.
     assert len(out.rounds) > 4

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stakes.errors import ModelError, OptionError
+from stakes.errors import InputError, ModelError, OptionError
 from stakes.kernels.exchange import ExchangeKernel, blend_position, denormalise, normalise
 from stakes.models import get_model, make_options
 from stakes.models.base import Problem, Schedule
@@ -81,7 +81,9 @@ def test_outcomes_and_positions_stay_on_the_scale(actors, arithmetic):
 )
 def test_absent_entries_stay_absent(actors, absent, opts):
     pos = np.array([[float(x) for x in a[0]] for a in actors])
-    pos[np.array(absent[: pos.size]).reshape(pos.shape)] = np.nan
+    mask = np.array(absent[: pos.size]).reshape(pos.shape)
+    mask[mask.all(axis=1), 0] = False  # every actor takes a stance somewhere (a Problem rule)
+    pos[mask] = np.nan
     sal = [[s / 100 for s in a[1]] for a in actors]
     cap = [[a[2] / 100] * 3 for a in actors]
     run = _run(_problem(pos, sal, cap), rounds=3, **opts)
@@ -265,18 +267,32 @@ def test_needs_two_issues():
     [
         ("salience", 0.0, "saliences > 0"),
         ("capability", 0.0, "capabilities > 0"),
-        ("salience", 1.2, "outside \\[0, 1\\]"),
-        ("position", 120.0, "outside the issue's scale"),
-        ("capability", np.nan, "capability is missing"),
     ],
 )
-def test_bad_values_rejected(field, value, text):
+def test_values_the_model_cannot_use_rejected(field, value, text):
     pb = _problem(POS, SAL, CAP)
     arr = getattr(pb, field).copy()
     arr[1, 2] = value
     with pytest.raises(ModelError, match=text) as exc:
         _run(replace(pb, **{field: arr}))
     assert "actor 'a1' on issue 'i2'" in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    "field, value, text",
+    [
+        ("salience", 1.2, "salience 1.2 lies outside \\[0, 1\\]"),
+        ("position", 120.0, "position 120 lies outside the issue's scale"),
+        ("capability", np.nan, "capability nan is missing"),
+    ],
+)
+def test_invalid_values_refused_when_the_problem_is_built(field, value, text):
+    pb = _problem(POS, SAL, CAP)
+    arr = getattr(pb, field).copy()
+    arr[1, 2] = value
+    with pytest.raises(InputError, match=text) as exc:
+        replace(pb, **{field: arr})
+    assert "actor 'a1', issue 'i2'" in str(exc.value)
 
 
 def test_kernel_rejects_zero_salience_too():
@@ -340,8 +356,8 @@ def test_zero_rounds():
 
 
 def test_identity_lever_keeps_the_exact_run():
-    pb = _problem(POS, SAL, CAP, lo=[0, 0.5, 0], hi=[100, 7, 100])
-    pb = replace(pb, position=np.array(POS, dtype=float) * [1, 0.065, 1] + [0, 0.5, 0])
+    pb = _problem(np.array(POS, dtype=float) * [1, 0.065, 1] + [0, 0.5, 0], SAL, CAP,
+                  lo=[0, 0.5, 0], hi=[100, 7, 100])
     seen = []
 
     def step(p):
@@ -397,3 +413,24 @@ def test_lever_changing_issues_is_refused():
 
     with pytest.raises(ModelError, match="changed the issues"):
         _run(pb, Schedule({1: (two_issues,)}), rounds=2)
+
+
+# --------------------------------------------------------------------- events
+
+
+def test_exchanges_are_recorded_as_events():
+    pb = _problem(POS, SAL, CAP)
+    run = _run(pb, rounds=3)
+    assert run.rounds[0].events == []
+    for t, rec in enumerate(run.rounds[1:]):
+        realised = run.info["realised"][t]
+        assert len(rec.events) == len(realised) == rec.extra["exchanges"]
+        for ev, e in zip(rec.events, realised):
+            assert ev.kind == "exchange"
+            assert ev.actors == (e["x"]["actor"], e["y"]["actor"])
+            assert ev.issues == (e["x"]["issue"], e["y"]["issue"])
+            for side in (e["x"], e["y"]):
+                move = ev.detail["moves"][side["actor"]]
+                assert move["shift"] == side["to"] - side["from"] and move["gain"] == side["gain"]
+            assert ev.detail["gain"] == e["gain"]
+    assert sum(len(r.events) for r in run.rounds) > 0

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from stakes.errors import ModelError, OptionError
+from stakes.errors import InputError, ModelError, OptionError
 from stakes.kernels import smp as k
 from stakes.models import get_model, make_options
 from stakes.models.base import Problem, Schedule
@@ -277,8 +277,8 @@ def test_differing_capabilities_need_an_option(d3):
 def test_position_outside_scale_is_refused(d3):
     pos = d3.position.copy()
     pos[4, 2] = 101.0
-    with pytest.raises(ModelError, match="actor 'a4' position 101 on 'd2' lies outside"):
-        run(replace(d3, position=pos))
+    with pytest.raises(InputError, match="actor 'a4', issue 'd2': position 101 lies outside"):
+        replace(d3, position=pos)
 
 
 def test_missing_position_error_or_drop(d3):
@@ -297,12 +297,14 @@ def test_missing_position_error_or_drop(d3):
     "aff,fragment",
     [
         (np.full((7, 7), 0.5), "affinity row of actor 'a0' sums to 3.5"),
-        (-np.eye(7), r"affinity entries must lie in \[0, 1\]"),
-        (np.eye(3), r"affinity matrix has shape \(3, 3\)"),
+        (-np.eye(7), r"actor 'a0', toward 'a0': affinity weight -1 lies outside \[0, 1\]"),
+        (np.eye(3), r"affinity has shape \(3, 3\); expected \(7, 7\)"),
     ],
 )
 def test_bad_affinity_is_refused(d3, aff, fragment):
-    with pytest.raises(ModelError, match=fragment):
+    # the row sum is SMP's own rule; the others every problem's
+    error = ModelError if "sums" in fragment else InputError
+    with pytest.raises(error, match=fragment):
         run(replace(d3, affinity=aff))
 
 
@@ -560,3 +562,43 @@ def test_permuting_actors_permutes_results(problem, rnd):
             np.testing.assert_allclose(rb.forecast, ra.forecast, atol=1e-9)
         # Otherwise the representative of a near-coincident group depends on actor
         # order (KTAB's scan, spec §3.5), and with it the probabilities.
+
+
+# --------------------------------------------------------------------------
+# Events and late levers
+
+
+def test_bargains_are_recorded_as_events_and_match_the_moves(d3):
+    r = run(d3, max_turns=4)
+    assert r.rounds[0].events == []
+    seen = 0
+    for prev, rec in zip(r.rounds, r.rounds[1:]):
+        ids = list(rec.actor_ids)
+        for ev in rec.events:
+            assert ev.kind == "bargain" and ev.issues == tuple(d3.issue_ids)
+            i, j = (ids.index(a) for a in ev.actors)
+            assert i != j
+            # a side whose queue settled on the bargain takes its position there
+            if ev.detail["accepted_by_initiator"]:
+                np.testing.assert_allclose(rec.position[i], ev.detail["initiator_position"],
+                                           atol=1e-9)
+            if ev.detail["accepted_by_receiver"]:
+                np.testing.assert_allclose(rec.position[j], ev.detail["receiver_position"],
+                                           atol=1e-9)
+            seen += ev.detail["accepted_by_initiator"] + ev.detail["accepted_by_receiver"]
+        # an actor that moved settled on some bargain of the turn
+        moved = ~np.all(np.isclose(rec.position, prev.position, atol=1e-9), axis=1)
+        sides = {a for ev in rec.events for a, ok in zip(
+            ev.actors, (ev.detail["accepted_by_initiator"], ev.detail["accepted_by_receiver"]))
+            if ok}
+        assert {ids[k] for k in np.flatnonzero(moved)} <= sides
+    assert seen > 0
+
+
+def test_lever_past_the_turn_limit_is_reported(d3):
+    def shift(p):
+        return p
+
+    r = run(d3, schedule=Schedule({2: (shift,), 9: (shift,)}), max_turns=5)
+    assert r.info["levers_not_applied"] == [9]
+    assert "levers_not_applied" not in run(d3, max_turns=5).info

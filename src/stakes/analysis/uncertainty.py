@@ -28,6 +28,7 @@ from scipy.special import ndtr, ndtri
 
 from ..errors import OptionError
 from ..scenario.schema import Scenario, Uncertainty, Value, basis_kind
+from ..scenario.arrays import to_problem
 
 Kind = Literal["position", "salience", "capability", "status_quo"]
 KINDS: tuple[Kind, ...] = ("position", "salience", "capability", "status_quo")
@@ -245,6 +246,9 @@ def settings_of(scn: Scenario, **overrides) -> Uncertainty:
 
 def input_space(scn: Scenario, settings: Uncertainty | None = None) -> InputSpace:
     """Every input slot of ``scn`` with its distribution (see the module docstring)."""
+    # The batched kernels read the slots without building a model input; the nominal
+    # values are checked here as every model input is (located refusals), once.
+    to_problem(scn, missing="nan", actors=[a.id for a in scn.actors])
     cfg = settings or scn.uncertainty or Uncertainty()
     slots: list[Slot] = []
     index: dict[tuple, int] = {}

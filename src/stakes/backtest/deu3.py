@@ -17,7 +17,7 @@ import csv
 import datetime as dt
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -28,6 +28,8 @@ import numpy as np
 from ..errors import InputError, OptionError
 from ..errors import Diagnostic
 from ..models.base import Problem
+from ..scenario.arrays import to_problem
+from ..scenario.schema import Scenario
 
 INSTITUTION_IDS = ("com", "ep")
 MEMBER_IDS = ("at", "be", "bu", "cr", "cy", "cz", "dk", "ee", "fi", "fr", "de", "el", "hu",
@@ -336,41 +338,48 @@ def capability_vector(data: Deu3Data, issue: Deu3Issue, capability: str,
 
 # --- problems for the models -------------------------------------------------------------
 
+def issues_scenario(issues: list[Deu3Issue], capabilities: list[np.ndarray]) -> Scenario:
+    """Issues of one proposal as a scenario (issue ids ``i0``, ``i1``, ... in order: the
+    extract's own need not be valid ids), for :func:`~stakes.scenario.arrays.to_problem`,
+    the one maker of model inputs.
+
+    Actors with a position on at least one issue, each entry with its capability; a
+    missing salience counts as 0; the reference point is the status quo.
+    """
+    have = np.column_stack([~np.isnan(i.position) for i in issues])
+    actors = [{"id": a, "name": a} for a, k in zip(ACTOR_IDS, have.any(axis=1)) if k]
+    entries = []
+    for d, (issue, cap) in enumerate(zip(issues, capabilities)):
+        sal = np.nan_to_num(issue.salience, nan=0.0) / 100.0
+        for k in np.flatnonzero(have[:, d]):
+            entries.append({"actor": ACTOR_IDS[k], "issue": f"i{d}",
+                            "position": float(issue.position[k]), "salience": float(sal[k]),
+                            "capability": float(cap[k])})
+    return Scenario.model_validate({
+        "metadata": {"name": f"DEU III proposal {issues[0].proposal}"[:200]},
+        "actors": actors,
+        "issues": [{"id": f"i{d}", "name": f"issue {i.issue_id}"[:200],
+                    "scale": {"min": 0.0, "max": 100.0},
+                    **({} if math.isnan(i.reference) else {"status_quo": i.reference})}
+                   for d, i in enumerate(issues)],
+        "entries": entries,
+    })
+
+
+def _problem(issues: list[Deu3Issue], capabilities: list[np.ndarray], missing: str) -> Problem:
+    problem = to_problem(issues_scenario(issues, capabilities), missing=missing)
+    return replace(problem, issue_ids=tuple(i.issue_id for i in issues))
+
+
 def issue_problem(issue: Deu3Issue, capability: np.ndarray) -> Problem:
-    """One issue as a model Problem: the actors with a position; missing salience → 0."""
-    have = ~np.isnan(issue.position)
-    return Problem(
-        issue_ids=(issue.issue_id,),
-        actor_ids=tuple(a for a, h in zip(ACTOR_IDS, have) if h),
-        position=issue.position[have][:, None].copy(),
-        salience=np.nan_to_num(issue.salience[have], nan=0.0)[:, None] / 100.0,
-        capability=capability[have][:, None].astype(float),
-        lo=np.array([0.0]),
-        hi=np.array([100.0]),
-        status_quo=np.array([issue.reference]),
-    )
+    """One issue as a model input: the actors with a position; missing salience → 0."""
+    return _problem([issue], [capability], "drop")
 
 
 def joint_problem(issues: list[Deu3Issue], capabilities: list[np.ndarray]) -> Problem:
-    """Several issues of one proposal as one Problem (the joint models' view).
+    """Several issues of one proposal as one model input (the joint models' view).
 
     Actors with a position on at least one issue; NaN position, salience and
     capability where an actor takes no position (as the scenario arrays do).
     """
-    pos = np.column_stack([i.position for i in issues])
-    sal = np.column_stack([np.nan_to_num(i.salience, nan=0.0) / 100.0 for i in issues])
-    cap = np.column_stack(capabilities).astype(float)
-    have = ~np.isnan(pos)
-    keep = have.any(axis=1)
-    sal = np.where(have, sal, np.nan)
-    cap = np.where(have, cap, np.nan)
-    return Problem(
-        issue_ids=tuple(i.issue_id for i in issues),
-        actor_ids=tuple(a for a, k in zip(ACTOR_IDS, keep) if k),
-        position=pos[keep],
-        salience=sal[keep],
-        capability=cap[keep],
-        lo=np.zeros(len(issues)),
-        hi=np.full(len(issues), 100.0),
-        status_quo=np.array([i.reference for i in issues]),
-    )
+    return _problem(issues, capabilities, "nan")

@@ -642,6 +642,21 @@ class TurnResult:
     x: np.ndarray  # (n, D) positions of state t + 1
     ideal: np.ndarray  # (n, D) ideals of state t + 1
     trace: dict[str, Any] | None = None
+    bargains: "Bargains | None" = None
+
+
+@dataclass(frozen=True)
+class Bargains:
+    """The bargains of one turn, on the internal [0, 1] scale: the raw material of the
+    model's events.  Bargain b was proposed by ``initiator[b]`` to ``receiver[b]``,
+    moving them to ``b_init[b]`` and ``b_rcvr[b]``; ``chosen[k]`` is the bargain actor
+    k's queue settled on (-1: it kept its position)."""
+
+    initiator: np.ndarray  # (nb,)
+    receiver: np.ndarray  # (nb,)
+    b_init: np.ndarray  # (nb, D)
+    b_rcvr: np.ndarray  # (nb, D)
+    chosen: np.ndarray  # (n,)
 
 
 def turn(
@@ -734,8 +749,10 @@ def turn(
             chosen[k] = min(pick, len(cum) - 1)
 
     x_new = x.copy()
+    settled = np.full(n, -1)
     for k in range(n):
         b = entries[k][chosen[k]]
+        settled[k] = b
         if b >= 0:
             x_new[k] = b_init[b] if init[b] == k else b_rcvr[b]
 
@@ -774,7 +791,7 @@ def turn(
             ],
             "x_new": x_new.copy(),
         }
-    return TurnResult(x_new, ideal_new, tr)
+    return TurnResult(x_new, ideal_new, tr, Bargains(init, rcvr, b_init, b_rcvr, settled))
 
 
 # --------------------------------------------------------------------------
@@ -790,6 +807,7 @@ class SMPStateRecord:
     sal: np.ndarray
     cap: np.ndarray
     assessment: Assessment
+    bargains: Bargains | None = None  # the turn that led to this state (None for state 0)
 
     def summary(self) -> dict[str, Any]:
         a = self.assessment
@@ -896,7 +914,7 @@ def run_smp(
         ratios.append(ratio)
         x, ideal = res.x, res.ideal
         state = assess(x, ideal, sal, cap, params)
-        states.append(SMPStateRecord(x, ideal, sal, cap, state))
+        states.append(SMPStateRecord(x, ideal, sal, cap, state, res.bargains))
         if t - restart >= params.min_turns and t > hold and ratio < params.stop_ratio:
             stop = "converged"
             break

@@ -16,6 +16,8 @@ from typing import Any, Callable, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from ..errors import Diagnostic, InputError
+
 
 class ModelOptions(BaseModel):
     """Base class of every model's options: frozen, unknown keys refused."""
@@ -45,13 +47,46 @@ class ChannelMask:
         return out
 
 
+class ProblemSource:
+    """Where the values of a problem came from, so that a refusal can point at them.
+
+    :func:`stakes.scenario.arrays.to_problem` attaches one that knows the
+    scenario (and, for a scenario read from a file, the file and line of each
+    value); a problem built from bare arrays has none, and its messages name
+    the actor, issue and field only.
+    """
+
+    def locate(self, field: str, actor: str | None = None, issue: str | None = None,
+               toward: str | None = None) -> "Located":
+        return Located()
+
+
+@dataclass(frozen=True)
+class Located:
+    """A value's place: file, 1-based line and column, field path, and a note (e.g. that
+    the value was changed after the file was read)."""
+
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    path: str | None = None
+    note: str = ""
+
+
 @dataclass(frozen=True)
 class Problem:
-    """Array view of a scenario restricted to some issues.
+    """Array view of a scenario restricted to some issues: the one input of every model.
 
-    Shapes: ``n`` actors (only those with a position on every issue of the
-    problem), ``D`` issues.  Values are on each issue's own scale; salience is
-    on [0, 1]; capability is used as given.
+    Shapes: ``n`` actors, ``D`` issues.  Values are on each issue's own scale;
+    salience is on [0, 1]; capability is used as given.  A cell (actor, issue)
+    whose position is NaN means the actor takes no stance there (joint
+    problems built with ``missing="nan"``); every other cell is complete, and
+    every actor takes a stance on at least one issue.
+
+    A problem is validated when it is built (:meth:`__post_init__`), with
+    every problem found reported at once as an :class:`~stakes.errors.InputError`
+    that names the actor, issue and field, and the file and line where
+    :attr:`source` knows them.  Models rely on it and do not check again.
     """
 
     issue_ids: tuple[str, ...]
@@ -64,6 +99,12 @@ class Problem:
     status_quo: np.ndarray  # (D,), NaN where the issue gives none
     affinity: np.ndarray | None = None  # (n, n) accommodation matrix (SMP)
     channels: ChannelMask | None = None  # who can bargain with whom (exchange, SMP)
+    source: ProblemSource | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        problems = validate_problem(self)
+        if problems:
+            raise InputError(problems)
 
     @property
     def n(self) -> int:
@@ -75,6 +116,115 @@ class Problem:
 
     def with_positions(self, position: np.ndarray) -> "Problem":
         return replace(self, position=np.asarray(position, dtype=float))
+
+
+#: Slack, relative to the scale's width, within which a position counts as on its scale
+#: (a model's arithmetic may land an ulp outside; lever effects clip exactly).
+SCALE_SLACK = 1e-9
+
+
+def _floats(values: Any) -> np.ndarray | None:
+    """``values`` as floats, None (absent) as NaN; None when some value is not a number.
+
+    The exchange model takes object arrays of Decimals or decimal text; they are
+    checked through their float values and kept as they are.
+    """
+    arr = np.asarray(values)
+    if arr.dtype.kind in "fiub":
+        return arr.astype(float, copy=False)
+    try:
+        return np.vectorize(lambda v: np.nan if v is None else float(v), otypes=[float])(arr) \
+            if arr.size else arr.astype(float)
+    except (TypeError, ValueError):
+        return None
+
+
+def validate_problem(pb: Problem) -> list[Diagnostic]:
+    """Everything wrong with ``pb``, located through ``pb.source`` (empty when valid)."""
+    src = pb.source or ProblemSource()
+    out: list[Diagnostic] = []
+
+    def add(message: str, field_: str, actor: str | None = None, issue: str | None = None,
+            toward: str | None = None) -> None:
+        at = src.locate(field_, actor, issue, toward)
+        who = []
+        if actor is not None:
+            who.append(f"actor {actor!r}")
+        if toward is not None:
+            who.append(f"toward {toward!r}")
+        if issue is not None:
+            who.append(f"issue {issue!r}")
+        text = (", ".join(who) + ": " if who else "") + message + at.note
+        out.append(Diagnostic(text, at.file, at.line, at.column, at.path or field_))
+
+    n, D = len(pb.actor_ids), len(pb.issue_ids)
+    for what, ids in (("actor", pb.actor_ids), ("issue", pb.issue_ids)):
+        if len(set(ids)) != len(ids):
+            dup = sorted({i for i in ids if list(ids).count(i) > 1})
+            add(f"{what} ids repeat: {', '.join(map(repr, dup))}", f"{what}_ids")
+    arrays: dict[str, np.ndarray] = {}
+    for name, shape in (("position", (n, D)), ("salience", (n, D)), ("capability", (n, D)),
+                        ("lo", (D,)), ("hi", (D,)), ("status_quo", (D,))):
+        arr = _floats(getattr(pb, name))
+        if arr is None:
+            add("holds a value that is not a number", name)
+        elif arr.shape != shape:
+            add(f"has shape {arr.shape}; expected {shape} ({n} actors, {D} issues)", name)
+        else:
+            arrays[name] = arr
+    if len(arrays) < 6:
+        return out  # the checks below need every array in shape
+    pos, sal, cap = arrays["position"], arrays["salience"], arrays["capability"]
+    lo, hi, sq = arrays["lo"], arrays["hi"], arrays["status_quo"]
+    scale_ok = np.isfinite(lo) & np.isfinite(hi) & (hi > lo)
+    for d in np.flatnonzero(~scale_ok):
+        add(f"scale [{lo[d]:g}, {hi[d]:g}] needs finite ends with min below max", "scale",
+            issue=pb.issue_ids[d])
+    slack = np.where(scale_ok, (hi - lo) * SCALE_SLACK, 0.0)
+    for d in np.flatnonzero(scale_ok & ~np.isnan(sq)
+                            & ~((sq >= lo - slack) & (sq <= hi + slack))):
+        add(f"status quo {sq[d]:g} lies outside the issue's scale [{lo[d]:g}, {hi[d]:g}]",
+            "status_quo", issue=pb.issue_ids[d])
+    # A cell whose position is NaN is no stance; every other cell is complete and in range.
+    # An actor takes a stance somewhere (to_problem's "drop" and "nan" both leave out the
+    # others).
+    stance = ~np.isnan(pos)
+    for i in np.flatnonzero(~stance.any(axis=1)) if D else ():
+        add("takes no stance on any issue of the problem (its positions are all missing)",
+            "position", pb.actor_ids[i])
+    with np.errstate(invalid="ignore"):
+        # on an issue whose scale is itself refused, only non-finite positions are reported
+        bad_pos = stance & ~(np.isfinite(pos) & (~scale_ok | ((pos >= lo - slack)
+                                                              & (pos <= hi + slack))))
+        bad_sal = stance & ~(np.isfinite(sal) & (sal >= 0.0) & (sal <= 1.0))
+        bad_cap = stance & ~(np.isfinite(cap) & (cap >= 0.0))
+    for i, d in zip(*np.nonzero(bad_pos | bad_sal | bad_cap)):
+        a, iss = pb.actor_ids[i], pb.issue_ids[d]
+        if bad_pos[i, d]:
+            what = "is not finite" if not np.isfinite(pos[i, d]) else (
+                f"lies outside the issue's scale [{lo[d]:g}, {hi[d]:g}]")
+            add(f"position {pos[i, d]:g} {what}", "position", a, iss)
+        if bad_sal[i, d]:
+            what = ("is missing (an actor with a position needs a salience)"
+                    if np.isnan(sal[i, d]) else "lies outside [0, 1]")
+            add(f"salience {sal[i, d]:g} {what}", "salience", a, iss)
+        if bad_cap[i, d]:
+            what = ("is missing (an actor with a position needs a capability)"
+                    if np.isnan(cap[i, d]) else "is not finite" if not np.isfinite(cap[i, d])
+                    else "is negative")
+            add(f"capability {cap[i, d]:g} {what}", "capability", a, iss)
+    if pb.affinity is not None:
+        aff = _floats(pb.affinity)
+        if aff is None or aff.shape != (n, n):
+            shape = None if aff is None else aff.shape
+            add(f"affinity has shape {shape}; expected ({n}, {n})", "affinity")
+        else:
+            with np.errstate(invalid="ignore"):
+                bad = ~(np.isfinite(aff) & (aff >= 0.0) & (aff <= 1.0))
+            for i, j in zip(*np.nonzero(bad)):
+                add(f"affinity weight {aff[i, j]:g} lies outside [0, 1]", "affinity",
+                    pb.actor_ids[i], toward=pb.actor_ids[j])
+    return out
 
 
 # A lever step transforms the problem between rounds.  It receives the problem

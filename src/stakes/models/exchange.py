@@ -43,7 +43,8 @@ from pydantic import Field, model_validator
 
 from ..errors import ModelError
 from ..kernels.exchange import DECIMAL28, ExchangeKernel, numbers, scale_factor
-from .base import Model, ModelOptions, ModelRun, Problem, RoundRecord, Schedule
+from ..levers.timing import lever_timing
+from .base import Event, Model, ModelOptions, ModelRun, Problem, RoundRecord, Schedule
 
 
 class ExchangeOptions(ModelOptions):
@@ -135,15 +136,9 @@ class _Scales:
 
     def __init__(self, lo: np.ndarray, hi: np.ndarray, issue_ids: tuple[str, ...], arithmetic: str):
         self.nb = numbers(arithmetic)
+        # finite, lo < hi: the problem's scales are checked when it is built
         self.lo_f = [float(v) for v in lo]
         self.hi_f = [float(v) for v in hi]
-        for d, iid in enumerate(issue_ids):
-            lo_d, hi_d = self.lo_f[d], self.hi_f[d]
-            if not (math.isfinite(lo_d) and math.isfinite(hi_d)) or not lo_d < hi_d:
-                raise ModelError(
-                    f"exchange model: issue {iid!r} needs a scale with lo < hi, got "
-                    f"[{lo_d}, {hi_d}]"
-                )
         self.lo = [self.nb.num(v) for v in self.lo_f]
         self.f = [scale_factor(lo_d, hi_d, arithmetic) for lo_d, hi_d in zip(lo, hi)]
 
@@ -161,14 +156,13 @@ class _Scales:
 
 
 def _kernel_inputs(problem: Problem, scales: _Scales) -> tuple[list, list, list]:
-    """Nested ``[actor][issue]`` lists for the kernel; checks the inputs it needs."""
+    """Nested ``[actor][issue]`` lists for the kernel; checks what this model alone needs
+    (saliences and capabilities > 0): shapes, scales and ranges are the problem's own
+    checks, made when it is built."""
     n, D = problem.n, problem.dims
     pos = np.asarray(problem.position)
     sal = np.asarray(problem.salience)
     cap = np.asarray(problem.capability)
-    for name, arr in (("position", pos), ("salience", sal), ("capability", cap)):
-        if arr.shape != (n, D):
-            raise ModelError(f"exchange model: {name} has shape {arr.shape}, expected {(n, D)}")
     num = scales.nb.num
     X = [[None] * D for _ in range(n)]
     S = [[None] * D for _ in range(n)]
@@ -182,31 +176,16 @@ def _kernel_inputs(problem: Problem, scales: _Scales) -> tuple[list, list, list]
             if _absent(x) or _absent(s):
                 continue
             where = f"actor {aid!r} on issue {iid!r}"
-            try:
-                xv, sv = num(x), num(s)
-                cv = None if _absent(c) else num(c)
-            except ValueError as exc:
-                bad.append(f"{where}: {exc}")
-                continue
-            if cv is None:
-                bad.append(f"{where}: capability is missing")
-                continue
+            xv, sv, cv = num(x), num(s), num(c)
             if not sv > 0:
                 bad.append(
                     f"{where}: salience {float(sv):g}; the exchange model needs saliences > 0 "
                     "(salience ratios decide who supplies which issue)"
                 )
-            elif sv > 1:
-                bad.append(f"{where}: salience {float(sv):g} outside [0, 1]")
             if not cv > 0:
                 bad.append(
                     f"{where}: capability {float(cv):g}; the exchange model needs capabilities "
                     "> 0 (moves are divided by salience x capability)"
-                )
-            if not (scales.lo_f[d] <= float(xv) <= scales.hi_f[d]):
-                bad.append(
-                    f"{where}: position {float(xv):g} outside the issue's scale "
-                    f"[{scales.lo_f[d]:g}, {scales.hi_f[d]:g}]"
                 )
             X[a][d] = scales.to_100(xv, d)
             S[a][d] = sv
@@ -296,7 +275,8 @@ class Exchange(Model):
         if needs_random:
             seed = opts.seed if opts.seed is not None else int(rng.integers(0, 2**63 - 1))
         rand = random.Random(seed) if needs_random else None
-        lever_rounds = [r for r in schedule.rounds() if r < opts.rounds] if schedule else []
+        timing = lever_timing(schedule.rounds() if schedule else (), opts.rounds)
+        lever_rounds = timing.applied
 
         reps = [
             self._repetition(problem, opts, schedule, lever_rounds, rand)
@@ -321,9 +301,8 @@ class Exchange(Model):
                 "positions and outcomes are means over the repetitions; 'realised' lists "
                 "repetition 1"
             )
-        skipped = [r for r in (schedule.rounds() if schedule else []) if r >= opts.rounds]
-        if skipped:
-            info["levers_not_applied"] = skipped
+        # No stopping rule ends a run early, so every applied lever acts.
+        info.update(timing.info())
         forecast = rounds[-1].forecast.copy()
         return ModelRun(
             self.name, problem.issue_ids, opts.model_dump(), rounds, forecast, "max_rounds", info
@@ -483,5 +462,17 @@ class Exchange(Model):
                     extra["outcome_sd"] = np.std(
                         [rep["forecasts"][t] for rep in reps], axis=0
                     ).tolist()
-            out.append(RoundRecord(t, tuple(ids), pos, fc.copy(), fc.copy(), extra))
+            events = [] if t == 0 else [_exchange_event(e) for e in first["realised"][t - 1]]
+            out.append(RoundRecord(t, tuple(ids), pos, fc.copy(), fc.copy(), extra, events))
         return out
+
+
+def _exchange_event(e: dict) -> Event:
+    """One realised exchange as an event (of repetition 1 when there are several): the
+    pair, the issue each side moves on, its shift on that issue's scale, and both gains."""
+    x, y = e["x"], e["y"]
+    detail = {side["actor"]: {"issue": side["issue"], "from": side["from"], "to": side["to"],
+                              "shift": side["to"] - side["from"], "gain": side["gain"]}
+              for side in (x, y)}
+    return Event("exchange", (x["actor"], y["actor"]), (x["issue"], y["issue"]),
+                 {"moves": detail, "gain": e["gain"]})

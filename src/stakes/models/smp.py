@@ -25,7 +25,9 @@ from pydantic import Field, model_validator
 
 from ..errors import ModelError, OptionError
 from ..kernels import smp as k
-from .base import Model, ModelOptions, ModelRun, Problem, RoundRecord, Schedule, weighted_mean
+from ..levers.timing import lever_timing
+from .base import (Event, Model, ModelOptions, ModelRun, Problem, RoundRecord, Schedule,
+                   weighted_mean)
 
 _KTAB = "KTAB 1.4, lsyaseen/KTAB c57b72a"
 
@@ -210,12 +212,9 @@ class SMP(Model):
         params = opts.params()
         lo = np.asarray(problem.lo, dtype=float)
         hi = np.asarray(problem.hi, dtype=float)
-        span = hi - lo
+        span = hi - lo  # > 0: the problem's scales are checked when it is built
         if problem.dims < 1:
             raise ModelError("smp: the problem has no issues")
-        if not (np.all(np.isfinite(span)) and np.all(span > 0)):
-            bad = [i for i, s in zip(problem.issue_ids, span) if not (np.isfinite(s) and s > 0)]
-            raise ModelError(f"smp: issue scale must have hi > lo (issues: {', '.join(bad)})")
 
         dropped: list[str] = []
         filled: dict[str, set[str]] = {}
@@ -225,7 +224,8 @@ class SMP(Model):
         ids: list[tuple[str, ...]] = [tuple(cur.actor_ids[i] for i in keep)]
         cur = _restrict(cur, keep)
         start = cur
-        lever_rounds = [r for r in schedule.rounds() if r < opts.max_turns] if schedule else []
+        timing = lever_timing(schedule.rounds() if schedule else (), opts.max_turns)
+        lever_rounds = timing.applied
         state = {"problem": cur, "gaps": gaps[keep]}
 
         def hook(r: int, x: np.ndarray, ideal: np.ndarray):
@@ -267,7 +267,8 @@ class SMP(Model):
             res = k.run_smp(
                 x0, sal, cap, aff, params, rng,
                 hook=hook if lever_rounds else None,
-                hold=max(lever_rounds) if lever_rounds else 0,
+                # the kernel stops only after turn `hold`: never before the last lever acts
+                hold=max(timing.last, 0),
                 channels=_channels(cur),
             )
         except ValueError as exc:
@@ -282,7 +283,7 @@ class SMP(Model):
 
         rounds = []
         for t, st in enumerate(res.states):
-            rounds.append(self._record(t, ids[t], st, lo, span, res))
+            rounds.append(self._record(t, ids[t], st, lo, span, res, problem.issue_ids))
         # Report the input exactly (the round trip through [0, 1] may cost an ulp).
         rounds[0].position = np.clip(np.asarray(start.position, dtype=float), lo, lo + span)
         final = res.final
@@ -306,6 +307,7 @@ class SMP(Model):
             "ktab_parameter_vector": list(params.ktab_vector()),
             "warnings": list(res.warnings),
         }
+        info.update(timing.info())
         if dropped:
             info["dropped_actors"] = sorted(set(dropped))
         if filled:
@@ -324,7 +326,7 @@ class SMP(Model):
         )
 
     @staticmethod
-    def _record(t, ids, st, lo, span, res) -> RoundRecord:
+    def _record(t, ids, st, lo, span, res, issue_ids) -> RoundRecord:
         a = st.assessment
         summ = st.summary()
         pos = lo + st.x * span
@@ -346,7 +348,23 @@ class SMP(Model):
             forecast=lo + summ["expected"] * span,
             mean=weighted_mean(pos, w),
             extra=extra,
+            events=_bargain_events(st.bargains, ids, tuple(issue_ids), lo, span),
         )
+
+
+def _bargain_events(b: k.Bargains | None, ids, issue_ids: tuple[str, ...], lo: np.ndarray,
+                    span: np.ndarray) -> list[Event]:
+    """The bargains of one turn as events: who proposed to whom, the positions each would
+    take on every issue (own scales), and whether each side's queue settled on it."""
+    if b is None:
+        return []
+    # whole-turn conversions first: per bargain, only Python objects are built
+    at_i, at_r = (lo + b.b_init * span).tolist(), (lo + b.b_rcvr * span).tolist()
+    chosen = b.chosen.tolist()
+    return [Event("bargain", (ids[i], ids[j]), issue_ids, {
+        "initiator_position": at_i[m], "receiver_position": at_r[m],
+        "accepted_by_initiator": chosen[i] == m, "accepted_by_receiver": chosen[j] == m,
+    }) for m, (i, j) in enumerate(zip(b.initiator.tolist(), b.receiver.tolist()))]
 
 
 def _usable(
@@ -432,29 +450,21 @@ def _restrict(problem: Problem, keep: list[int]) -> Problem:
 def _arrays(problem: Problem, keep: list[int], lo: np.ndarray, span: np.ndarray,
             opts: SMPOptions, normalized: list[str]
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """Validated internal arrays: positions on [0, 1], saliences, capabilities, affinity.
+    """Internal arrays: positions on [0, 1], saliences, capabilities, affinity.
 
-    Under ``salience_normalization='per_actor'`` an actor's saliences summing to more
+    The problem's values are valid (positions on their scales, saliences in [0, 1],
+    affinity in [0, 1]: :class:`~stakes.models.base.Problem` checks them); what is
+    checked here is what SMP alone needs.  Under ``salience_normalization='per_actor'`` an actor's saliences summing to more
     than 1 are divided by their sum (its id is added to ``normalized``).
     """
     ids = [problem.actor_ids[i] for i in keep]
     pos = np.asarray(problem.position, dtype=float)[keep]
     sal = np.asarray(problem.salience, dtype=float)[keep]
     capm = np.asarray(problem.capability, dtype=float)[keep]
-    issues = problem.issue_ids
     x = (pos - lo) / span
     tol = 1e-9
     for i, aid in enumerate(ids):
-        out = np.flatnonzero((x[i] < -tol) | (x[i] > 1 + tol))
-        if len(out):
-            d = out[0]
-            raise ModelError(
-                f"smp: actor {aid!r} position {pos[i, d]:g} on {issues[d]!r} lies outside the "
-                f"issue's scale [{lo[d]:g}, {lo[d] + span[d]:g}]"
-            )
         s = sal[i]
-        if not np.all(np.isfinite(s)) or np.any(s < 0) or np.any(s > 1 + tol):
-            raise ModelError(f"smp: actor {aid!r} has a salience outside [0, 1]: {s.tolist()}")
         total = float(s.sum())
         if total > 1 + tol:
             if opts.salience_normalization == "error":
@@ -474,7 +484,7 @@ def _arrays(problem: Problem, keep: list[int], lo: np.ndarray, span: np.ndarray,
     cap = np.empty(len(ids))
     for i, aid in enumerate(ids):
         c = capm[i]
-        if not np.all(np.isfinite(c)) or np.any(c <= 0):
+        if np.any(c <= 0):
             raise ModelError(f"smp: actor {aid!r} needs a capability > 0, got {c.tolist()}")
         if opts.capability_across_issues == "equal":
             if np.ptp(c) > 1e-12 * max(1.0, float(np.abs(c).max())):
@@ -490,15 +500,7 @@ def _arrays(problem: Problem, keep: list[int], lo: np.ndarray, span: np.ndarray,
             cap[i] = (c * sal[i]).sum() / sal[i].sum()
     aff = problem.affinity
     if aff is not None:
-        aff = np.asarray(aff, dtype=float)
-        n_all = problem.n
-        if aff.shape != (n_all, n_all):
-            raise ModelError(
-                f"smp: affinity matrix has shape {aff.shape}; expected ({n_all}, {n_all})"
-            )
-        aff = aff[np.ix_(keep, keep)]
-        if not np.all(np.isfinite(aff)) or np.any(aff < 0) or np.any(aff > 1):
-            raise ModelError("smp: affinity entries must lie in [0, 1]")
+        aff = np.asarray(aff, dtype=float)[np.ix_(keep, keep)]
         rows = aff.sum(axis=1)
         over = np.flatnonzero(rows > 1 + tol)
         if len(over):

@@ -29,14 +29,15 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
-import numpy as np
 
 from ..errors import InputError
 from ..fileio import check_items, decode_text, read_input
 from ..errors import Diagnostic
-from ..models.base import Problem
+
+if TYPE_CHECKING:
+    from ..models.base import Problem
 
 # Larger magnitudes are almost certainly broken input (and would swamp the
 # 28-digit arithmetic of the exchange model).
@@ -397,36 +398,25 @@ def _decode(data: bytes, src: str) -> str:
 
 
 def decide_to_problem(ds: DecideScenario) -> Problem:
-    """The :class:`~stakes.models.base.Problem` of a decide file, for the joint models.
+    """The model input of a decide file, for the joint models, built through its scenario
+    (:func:`~stakes.readers.detect.decide_to_scenario`): readers make scenarios, and
+    :func:`~stakes.scenario.arrays.to_problem` makes every model input.
 
-    Issues in ``#P`` order with their ``#M`` range as scale; actors in ``#A`` order,
-    those without any ``#D`` row left out; NaN position, salience and capability
+    Issues in ``#P`` order with their ``#M`` range as scale, under the file's ids;
+    actors in ``#A`` order, those without any ``#D`` row left out; NaN position, salience and capability
     where an actor has no row on an issue.  Numbers become floats; their shortest
     repr is the decimal text of the file for every number with at most 15
     significant digits, which is how the exchange model recovers the exact
     decimals.
     """
-    issue_ids = tuple(i.id for i in ds.issues)
-    col = {iid: k for k, iid in enumerate(issue_ids)}
+    from dataclasses import replace
+
+    from ..scenario.arrays import to_problem
+    from .detect import decide_to_scenario
+
+    problem = to_problem(decide_to_scenario(ds), missing="nan")
+    # The scenario's ids are the file's made unique and id-safe; the model input keeps the
+    # file's own (actors and issues come in the same order).
     with_rows = {e.actor_id for e in ds.entries}
-    actor_ids = tuple(a.id for a in ds.actors if a.id in with_rows)
-    row = {aid: k for k, aid in enumerate(actor_ids)}
-    shape = (len(actor_ids), len(issue_ids))
-    pos = np.full(shape, np.nan)
-    sal = np.full(shape, np.nan)
-    cap = np.full(shape, np.nan)
-    for e in ds.entries:
-        a, d = row[e.actor_id], col[e.issue_id]
-        pos[a, d] = float(e.position)
-        sal[a, d] = float(e.salience)
-        cap[a, d] = float(e.power)
-    return Problem(
-        issue_ids=issue_ids,
-        actor_ids=actor_ids,
-        position=pos,
-        salience=sal,
-        capability=cap,
-        lo=np.array([float(i.lo) for i in ds.issues]),
-        hi=np.array([float(i.hi) for i in ds.issues]),
-        status_quo=np.full(len(issue_ids), np.nan),
-    )
+    return replace(problem, actor_ids=tuple(a.id for a in ds.actors if a.id in with_rows),
+                   issue_ids=tuple(i.id for i in ds.issues))

@@ -749,30 +749,24 @@ def read_ktab(path: str | Path) -> KtabScenario:
 
 
 def ktab_to_problem(ks: KtabScenario):
-    """Array view of a KTAB scenario for the SMP model.
+    """The SMP model input of a KTAB scenario, built through its scenario
+    (:func:`~stakes.readers.detect.ktab_to_scenario`): readers make scenarios, and
+    :func:`~stakes.scenario.arrays.to_problem` makes every model input.
 
-    Issues are the dimensions (ids = dimension names) on [0, 100]; saliences
-    are divided by 100; each actor's capability is repeated on every issue;
-    the affinity is the identity with the scenario's ``IdealAdjustment``
-    entries set.  No status quo.
+    Issues are the dimensions on [0, 100], actors and issues under their names; saliences are divided by 100; each
+    actor's capability is repeated on every issue; the affinity is the identity
+    with the scenario's ``IdealAdjustment`` entries set.  No status quo.
     """
-    from stakes.models.base import Problem as ArrayProblem
+    from dataclasses import replace
 
-    n, d = len(ks.actors), len(ks.dimensions)
-    pos = np.array([a.positions for a in ks.actors], dtype=float).reshape(n, d)
-    sal = np.array([a.saliences for a in ks.actors], dtype=float).reshape(n, d) / 100.0
-    cap = np.repeat(np.array([a.capability for a in ks.actors], dtype=float)[:, None], d, 1)
-    return ArrayProblem(
-        issue_ids=tuple(ks.dimensions),
-        actor_ids=tuple(a.name for a in ks.actors),
-        position=pos,
-        salience=sal,
-        capability=cap,
-        lo=np.zeros(d),
-        hi=np.full(d, 100.0),
-        status_quo=np.full(d, np.nan),
-        affinity=ks.affinity_matrix(),
-    )
+    from ..scenario.arrays import to_problem
+    from .detect import ktab_to_scenario
+
+    problem = to_problem(ktab_to_scenario(ks))
+    # The scenario's ids are the names made unique and id-safe; the model input keeps the
+    # names (actors and dimensions come in the same order).
+    return replace(problem, actor_ids=tuple(a.name for a in ks.actors),
+                   issue_ids=tuple(ks.dimensions))
 
 
 def ktab_options(ks: KtabScenario) -> dict[str, str]:

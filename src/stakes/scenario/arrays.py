@@ -6,8 +6,8 @@ from typing import Iterable, Literal
 
 import numpy as np
 
-from ..models.base import ChannelMask, Problem
-from .schema import Scenario
+from ..models.base import ChannelMask, Located, Problem, ProblemSource
+from .schema import Origin, Scenario
 
 Missing = Literal["drop", "nan"]
 
@@ -85,6 +85,7 @@ def to_problem(
     issues = [scn.issue(i) for i in issue_ids]
     sq = [np.nan if i.status_quo is None else i.status_quo.value for i in issues]
     return Problem(
+        source=ScenarioSource(scn),
         issue_ids=issue_ids,
         actor_ids=tuple(ids),
         position=arr[:, 0, :].copy(),
@@ -108,3 +109,55 @@ def affinity_matrix(scn: Scenario, actor_ids: list[str]) -> np.ndarray | None:
         if af.actor in index and af.toward in index:
             A[index[af.actor], index[af.toward]] = af.weight
     return A
+
+
+def _located(obj, attr: str, name: str, path: str) -> Located:
+    """Where ``obj.attr`` was read (when it was), noting a value changed since."""
+    origin: Origin | None = getattr(obj, "_origin", None) if obj is not None else None
+    if origin is None or attr not in origin.at:
+        return Located(path=path, note=" (set in Python: no file to point at)"
+                       if getattr(obj, "_origin", None) is None else "")
+    line, col, read = origin.at[attr]
+    now = getattr(obj, attr)
+    note = "" if now == read else (
+        f" (changed after the file was read; it gives {read:g})")
+    return Located(origin.file, line, col, path, note)
+
+
+class ScenarioSource(ProblemSource):
+    """Locates a problem's values in the scenario it was built from (:func:`to_problem`).
+
+    A value read from a file is located at its file, line and column; a value set
+    in Python at its place in the scenario (``entries[3].salience``).
+    """
+
+    def __init__(self, scn: Scenario):
+        self.scn = scn
+
+    def locate(self, field: str, actor: str | None = None, issue: str | None = None,
+               toward: str | None = None) -> Located:
+        scn = self.scn
+        if field in ("position", "salience", "capability") and actor and issue:
+            for k, e in enumerate(scn.entries):
+                if e.actor == actor and e.issue == issue:
+                    value = getattr(e, field)
+                    if value is not None:
+                        return _located(value, "value", field, f"entries[{k}].{field}")
+                    break
+            for k, a in enumerate(scn.actors):
+                if a.id == actor and field == "capability" and a.capability is not None:
+                    return _located(a.capability, "value", field, f"actors[{k}].capability")
+        if field in ("scale", "status_quo") and issue:
+            for d, iss in enumerate(scn.issues):
+                if iss.id != issue:
+                    continue
+                if field == "status_quo" and iss.status_quo is not None:
+                    return _located(iss.status_quo, "value", field, f"issues[{d}].status_quo")
+                if field == "scale":
+                    lo = _located(iss.scale, "min", field, f"issues[{d}].scale")
+                    return lo
+        if field == "affinity" and actor and toward:
+            for k, af in enumerate(scn.affinity or ()):
+                if af.actor == actor and af.toward == toward:
+                    return _located(af, "weight", field, f"affinity[{k}].weight")
+        return Located()

@@ -19,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     field_validator,
     model_validator,
 )
@@ -41,6 +42,31 @@ Finite = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_ABS, le=MAX_ABS)]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Origin:
+    """Where the numbers of one scenario object were read: the file, and for each field
+    its 1-based line and column and the number read there.
+
+    Kept beside the object (``Value``, ``Scale``, ``Affinity``) so that a refusal
+    long after loading, of a scenario changed in Python, still names the file and
+    line.  Where a value was read is no part of the value: an origin equals any
+    other origin and no origin, so scenarios compare as before.
+    """
+
+    __slots__ = ("file", "at")
+
+    def __init__(self, file: str, at: dict[str, tuple[int, int, Any]]):
+        self.file, self.at = file, at
+
+    def __eq__(self, other: object) -> bool:
+        return other is None or isinstance(other, Origin)
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return f"Origin({self.file!r}, {self.at!r})"
 
 
 # --- basis -----------------------------------------------------------------
@@ -113,6 +139,7 @@ class Value(_Strict):
     basis: Basis | None = None
     sd: Annotated[float, Field(ge=0, allow_inf_nan=False, le=MAX_ABS)] | None = None
     range: tuple[Finite, Finite] | None = None
+    _origin: Origin | None = PrivateAttr(None)
 
     @model_validator(mode="before")
     @classmethod
@@ -195,6 +222,7 @@ class Scale(_Strict):
     min_label: str | None = None
     max_label: str | None = None
     unit: str | None = None
+    _origin: Origin | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _ordered(self) -> "Scale":
@@ -276,6 +304,7 @@ class Affinity(_Strict):
     actor: Id
     toward: Id
     weight: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+    _origin: Origin | None = PrivateAttr(None)
 
 
 # --- levers and plans ------------------------------------------------------

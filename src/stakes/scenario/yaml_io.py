@@ -22,7 +22,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from ..errors import InputError, Diagnostic
 from ..fileio import ENV_VARS, check_items, limits, read_text, write_output
 from .check import check
-from .schema import Scenario
+from .schema import Origin, Scenario
 
 # Aliases let a small file expand into a huge document ("billion laughs");
 # sharing a basis or two by alias stays far below this.
@@ -389,7 +389,42 @@ def scenario_from_data(data: Any, where: dict[tuple, Loc] | None = None,
         raise InputError([
             _problem(file, msg, path, _nearest(path, where)) for path, msg in findings
         ])
+    if len(where) > 1:
+        attach_origins(scn, where, file)
     return scn
+
+
+def attach_origins(scn: Scenario, where: dict[tuple, Loc], file: str) -> None:
+    """Keep beside each number the model input is built from where it was read, so that
+    :class:`~stakes.models.base.Problem` can point at the file and line of a value that
+    is refused later (e.g. after the scenario was changed in Python)."""
+
+    def at(path: tuple, value: Any) -> tuple[int, int, Any] | None:
+        while path and path not in where:
+            path = path[:-1]
+        if not path:
+            return None  # only the document itself: no better than no location
+        line, col = where[path]
+        return line + 1, col + 1, value
+
+    def keep(obj: Any, path: tuple, fields: tuple[str, ...]) -> None:
+        if obj is None:
+            return
+        found = {f: loc for f in fields
+                 if (loc := at((*path, f), getattr(obj, f))) is not None}
+        if found:
+            obj._origin = Origin(file, found)
+
+    for k, a in enumerate(scn.actors):
+        keep(a.capability, ("actors", k, "capability"), ("value",))
+    for d, iss in enumerate(scn.issues):
+        keep(iss.status_quo, ("issues", d, "status_quo"), ("value",))
+        keep(iss.scale, ("issues", d, "scale"), ("min", "max"))
+    for k, e in enumerate(scn.entries):
+        for name in ("position", "salience", "capability"):
+            keep(getattr(e, name), ("entries", k, name), ("value",))
+    for k, af in enumerate(scn.affinity or ()):
+        keep(af, ("affinity", k), ("weight",))
 
 
 def option_findings(scn: Scenario) -> list[tuple[tuple, str]]:
