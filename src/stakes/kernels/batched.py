@@ -114,7 +114,12 @@ def weights(xp, c, s, how: str):
 
 
 def compromise(xp, x, w):
-    """Row-wise weighted mean; the plain mean where the weights sum to 0 (Achen 2006)."""
+    """Row-wise weighted mean; the plain mean where the weights sum to 0 (Achen 2006).
+
+    NaN for rows without actors (a lever may remove every one).
+    """
+    if x.shape[-1] == 0:
+        return xp.full(x.shape[:-1], xp.nan)
     tot = xp.sum(w, axis=-1)
     safe = xp.where(tot > 0, tot, 1.0)
     return xp.where(tot > 0, xp.sum(w * x, axis=-1) / safe, xp.mean(x, axis=-1))
@@ -128,6 +133,8 @@ def weighted_median(xp, x, w, tie: str = "lower"):
     position (Thomson et al. 2006; spec §5.2).
     """
     n = x.shape[-1]
+    if n == 0:  # no actor left (a lever may remove every one)
+        return xp.full(x.shape[:-1], xp.nan)
     order = xp.argsort(x, axis=-1, stable=True)
     xs = xp.take_along_axis(x, order, axis=-1)
     ws = xp.take_along_axis(w, order, axis=-1)

@@ -9,7 +9,7 @@ module handles options, levers, stopping and the round records.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -209,6 +209,20 @@ def _arrays(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x, c, s
 
 
+@dataclass
+class EUMRecord(RoundRecord):
+    """An EUM round record, with the perceptual matrices of the round that led to it.
+
+    ``eu_challenge[i, j]`` = E^i(U_ij) and ``eu_challenged[i, j]`` = E^i(U_ji):
+    row i is actor i's perceptual quadrant (Bueno de Mesquita 1994; spec
+    §2.11 b).  Kept in memory with the run (None for round 0), not written to
+    the run store: n² numbers per round.
+    """
+
+    eu_challenge: np.ndarray | None = None
+    eu_challenged: np.ndarray | None = None
+
+
 class EUMRounds:
     """The EUM's mathematics for the round driver (:mod:`stakes.driver`).
 
@@ -265,6 +279,7 @@ class EUMRounds:
         w = c * s
         mean = weighted_mean(x[:, None], w[:, None])
         events: list[Event] = []
+        e_ij = e_ji = None
         if detail is None:
             mu = (float(forecast) if self.opts.forecast == "median" else
                   float(median_position(np, x, w, tie=self.kopts.median_tie)))
@@ -273,11 +288,11 @@ class EUMRounds:
             res, med = detail
             extra = {"median": [float(med[member])],
                      "risk": [float(v) for v in res.risk[member]]}
-            events = self._offers(ids, res.e_ij[member], res.e_ji[member],
-                                  res.offer_type[member], res.offered[member],
+            e_ij, e_ji = res.e_ij[member], res.e_ji[member]
+            events = self._offers(ids, e_ij, e_ji, res.offer_type[member], res.offered[member],
                                   res.offer_key[member])
-        return RoundRecord(round_, ids, x[:, None].copy(), np.array([float(forecast)]), mean,
-                           extra, events)
+        return EUMRecord(round_, ids, x[:, None].copy(), np.array([float(forecast)]), mean,
+                         extra, events, e_ij, e_ji)
 
     def _offers(self, ids, e_ij, e_ji, kind, offered, key) -> list[Event]:
         """Each offer made, proposer first; ``accepted`` on the one each receiver took."""
