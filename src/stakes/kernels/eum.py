@@ -533,14 +533,17 @@ def eum_round(xp, x, c, s, lo, delta, opts: KernelOptions = KernelOptions(),
 
 
 def iterate_rounds(xp, x, c, s, n_rounds: int, opts: KernelOptions = KernelOptions(), *,
-                   delta_fixed: bool = True):
+                   delta_fixed: bool = True, lo=None, delta=None):
     """Run a fixed number of rounds on a batch, without stopping rules.
 
-    Returns (positions (R+1, B, n), risk (R, B, n), medians (R+1, B)).
+    ``lo, delta`` (B,): the range Δ is taken from while ``delta_fixed``; by
+    default that of ``x``.  Otherwise Δ is each round's own spread.  Returns
+    (positions (R+1, B, n), risk (R, B, n), medians (R+1, B)), round 0 = ``x``.
     """
     w = c * s
-    lo = xp.min(x, axis=-1)
-    delta = xp.max(x, axis=-1) - lo
+    if lo is None:
+        lo = xp.min(x, axis=-1)
+        delta = xp.max(x, axis=-1) - lo
     traj = [x]
     risks = []
     meds = [median_position(xp, x, w, tie=opts.median_tie)]
