@@ -26,8 +26,9 @@ round's own spread when Δ is not fixed (Scholz et al. 2011).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -139,7 +140,7 @@ def _hash_keys(key: np.ndarray) -> np.ndarray:
                   dtype=np.uint64)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hash_multipliers(n: int) -> np.ndarray:
     mult = np.random.default_rng(2011).integers(1, 2**63, size=n, dtype=np.uint64)
     mult |= np.uint64(1)

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from stakes import driver
 from stakes.engine import interventions_for, run_scenario
 from stakes.kernels import batched as kb
 from stakes.kernels.backend import get_backend, jax_available
 from stakes.kernels.eum import KernelOptions, eum_round
-from stakes import driver
 from stakes.models.base import Problem, Schedule
 from stakes.models.eum import EUM, EUMOptions, run_eum_members
 

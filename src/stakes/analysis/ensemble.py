@@ -21,20 +21,21 @@ calls.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
+from ..driver import Job, Members, drive
 from ..engine import resolve_options, run_scenario
 from ..errors import ModelError, OptionError
 from ..kernels import batched as kb
 from ..kernels.backend import Backend
-from ..driver import Job, Members, drive
 from ..levers import Intervention
 from ..levers.compile import LeverState, apply_in_order, compile_intervention
-from ..models.eum import EUMRounds
 from ..models import get_model, make_options
+from ..models.eum import EUMRounds
 from ..scenario.schema import Effect, Scenario
 from .uncertainty import InputSpace, IssueView
 

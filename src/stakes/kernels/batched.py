@@ -19,7 +19,6 @@ This module imports nothing but numpy (and, through the backend, JAX).
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from .backend import Backend, get_backend

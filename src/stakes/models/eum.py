@@ -15,14 +15,11 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from ..errors import InputError, ModelError
-from ..errors import Diagnostic
-from ..driver import STOP_NAMES, Job, Members, StopRule, Steps, drive
+from ..driver import STOP_NAMES, Job, Members, Steps, StopRule, drive
+from ..errors import Diagnostic, InputError, ModelError
 from ..kernels.batched import run_rounds
 from ..kernels.eum import OFFER_TYPES, KernelOptions, eum_round, median_position
-from .base import (Event, Model, ModelOptions, ModelRun, Problem, RoundRecord, Schedule,
-                   weighted_mean)
-
+from .base import Event, Model, ModelOptions, ModelRun, Problem, RoundRecord, Schedule
 
 # Option values of each named variant; options written explicitly beside a
 # variant override it.  "reference" is the replication code of Scholz et al.
@@ -277,7 +274,9 @@ class EUMRounds:
 
     def record(self, round_, ids, x, c, s, forecast, detail, member) -> RoundRecord:
         w = c * s
-        mean = weighted_mean(x[:, None], w[:, None])
+        tot = w.sum()
+        # weighted_mean of one column, without its (n, D) machinery: records are per round
+        mean = np.array([(w * x).sum() / tot if tot > 0 else x.mean()], dtype=float)
         events: list[Event] = []
         e_ij = e_ji = None
         if detail is None:
@@ -287,7 +286,7 @@ class EUMRounds:
         else:
             res, med = detail
             extra = {"median": [float(med[member])],
-                     "risk": [float(v) for v in res.risk[member]]}
+                     "risk": res.risk[member].tolist()}
             e_ij, e_ji = res.e_ij[member], res.e_ji[member]
             events = self._offers(ids, e_ij, e_ji, res.offer_type[member], res.offered[member],
                                   res.offer_key[member])
@@ -296,18 +295,20 @@ class EUMRounds:
 
     def _offers(self, ids, e_ij, e_ji, kind, offered, key) -> list[Event]:
         """Each offer made, proposer first; ``accepted`` on the one each receiver took."""
-        made = np.nonzero(kind < 3)
-        if not len(made[0]):
+        made = kind < 3
+        if not made.any():
             return []
+        rows, cols = np.nonzero(made)
         chosen = np.argmin(key, axis=-1)
-        took = np.isfinite(key[np.arange(len(key)), chosen])
+        took = np.isfinite(key[np.arange(len(key)), chosen])[rows] & (chosen[rows] == cols)
         issue = (self.issue,)
+        # Values leave numpy in bulk: per-element conversion would cost more than the round.
         return [Event("offer", (ids[j], ids[i]), issue, {
-            "type": OFFER_TYPES[kind[i, j]],
-            "eu_receiver": float(e_ij[i, j]), "eu_proposer": float(e_ji[i, j]),
-            "position": float(offered[i, j]),
-            "accepted": bool(took[i] and chosen[i] == j)})
-            for i, j in zip(*made)]
+            "type": OFFER_TYPES[k], "eu_receiver": ei, "eu_proposer": ej, "position": pos,
+            "accepted": acc})
+            for i, j, k, ei, ej, pos, acc in zip(
+                rows.tolist(), cols.tolist(), kind[made].tolist(), e_ij[made].tolist(),
+                e_ji[made].tolist(), offered[made].tolist(), took.tolist())]
 
 
 def _stop_detail(stop: str, flat: bool, at: int, length: int, max_rounds: int) -> str:
