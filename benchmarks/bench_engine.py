@@ -7,7 +7,8 @@ machine:
 
 * one EUM run on Sultan.csv through ``stakes.engine.run_scenario`` (the
   round records included), best of ``--repeats``; and one recorded EUM run of
-  20 random actors for 10 full rounds (``EUM().run``);
+  20 random actors for 10 full rounds (``EUM().run``), in this tree also without
+  building its events (the offers of every round);
 * ensemble throughput: runs per second of a 20-actor EUM with a 10-round
   limit and its stopping rules on, numpy, and JAX when installed.
 
@@ -82,6 +83,17 @@ def measure(repeats: int, runs: int) -> dict:
     one = lambda: EUM().run(pb, opts, Schedule.empty(), np.random.default_rng(0))
     one()
     out["eum_20_actors_10_rounds_s"] = _best(one, repeats)[0]
+    try:  # the same run without building its events (trees that record them)
+        from stakes.models.eum import EUMRounds
+
+        offers = EUMRounds._offers
+        EUMRounds._offers = lambda self, *a: []
+        try:
+            out["eum_20_actors_10_rounds_no_events_s"] = _best(one, repeats)[0]
+        finally:
+            EUMRounds._offers = offers
+    except ImportError:
+        pass
     x = rng.uniform(0, 100, (runs, N_ACTORS))
     c = rng.uniform(0.1, 1.0, (runs, N_ACTORS))
     s = rng.uniform(0.1, 1.0, (runs, N_ACTORS))

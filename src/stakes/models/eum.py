@@ -3,8 +3,11 @@
 Bueno de Mesquita (1994) as reconstructed by Scholz et al. (2011), with every
 ambiguity of the published versions exposed as an option (spec §2).  The
 defaults reproduce the reference numbers of the EC emissions example
-(spec §2.11).  The arithmetic lives in :mod:`stakes.kernels.eum`; this
-module handles options, levers, stopping and the round records.
+(spec §2.11).  The arithmetic of a round lives in :mod:`stakes.kernels.eum`;
+this module holds the options and :class:`EUMRounds`, the model's side of the
+round driver (:mod:`stakes.driver`: rounds, forecast, records and events).
+Levers, Δ and the stopping rules are the driver's, for single runs and
+ensembles alike.
 """
 
 from __future__ import annotations
