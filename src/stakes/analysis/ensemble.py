@@ -11,12 +11,12 @@ can reach an issue (no effect names an actor with a stance on it) gives the
 baseline forecast there, and two interventions whose effects on an issue are
 the same give the same forecasts; each distinct computation is a *task*.
 
-Models with a batched kernel (:mod:`stakes.kernels.batched`, the EUM through
-the round driver :mod:`stakes.driver`) run all members of a task in one batch: ``eum``, ``compromise``, ``median``, ``status-quo``
-and ``nbs``.  Other models (``smp``, ``exchange``, ``nbs-joint``) run member
-by member through the model itself, on a copy of the scenario carrying the
-member's values; this is exact but about as slow as that many ``stakes run``
-calls.
+Models with a batched kernel (:mod:`stakes.kernels.batched`; the EUM through
+the round driver, :mod:`stakes.driver`) run all members of a task in one
+batch: ``eum``, ``compromise``, ``median``, ``status-quo`` and ``nbs``.
+Other models (``smp``, ``exchange``, ``nbs-joint``) run member by member
+through the model itself, on a copy of the scenario carrying the member's
+values; this is exact but about as slow as that many ``stakes run`` calls.
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ def weights_of(problem: Problem, weights: Weights) -> np.ndarray:
     return kb.weights(np, problem.capability, problem.salience, weights)
 
 
-def weighted_median(x: np.ndarray, w: np.ndarray, tie: Literal["lower", "midpoint"] = "lower") -> float:
+def weighted_median(x: np.ndarray, w: np.ndarray,
+                    tie: Literal["lower", "midpoint"] = "lower") -> float:
     """First position (ascending) at which the cumulative weight reaches half the total.
 
     With ``tie="midpoint"``, when the cumulative weight equals exactly half,
