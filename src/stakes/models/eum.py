@@ -351,9 +351,10 @@ class EUM(Model):
 
         def lever(r: int):
             def step(m: Members) -> Members:
+                # The EUM reads no accommodation matrix: none to keep in step with the ids.
                 pb = schedule.apply(r, replace(problem, actor_ids=m.ids, position=m.x[0][:, None],
                                                salience=m.s[0][:, None],
-                                               capability=m.c[0][:, None]))
+                                               capability=m.c[0][:, None], affinity=None))
                 x, c, s = _arrays(pb)
                 return Members(pb.actor_ids, x[None], c[None], s[None])
             return step
