@@ -324,7 +324,7 @@ def _finish(be: Backend, model: RoundModel, p: _Pool, rule: StopRule, out: _Out,
         new = steps.position[0]
         if not np.isfinite(new).all():
             # Never silently: a non-finite position would poison every statistic.
-            raise FloatingPointError(f"EUM batch ({be.name}): a round produced a "
+            raise FloatingPointError(f"round driver ({be.name}): a round produced a "
                                      "non-finite position")
         fc = steps.forecast[0]
         fc_hist[row, k + 1] = fc
