@@ -55,18 +55,18 @@ def _peak_mib() -> float:
 def worker(backend: str, runs: int, chunk: int) -> dict:
     """Runs of the 20-actor, 10-round EUM, chunk by chunk; forecasts kept (runs,)."""
     from stakes.kernels.backend import get_backend
-    from stakes.kernels.batched import EUMSettings, run_eum_batch
+    from stakes.models.eum import EUMOptions, run_eum_members
 
     be = get_backend(backend)
-    st = EUMSettings(max_rounds=ROUNDS)
+    st = EUMOptions(max_rounds=ROUNDS)
     warm = _inputs(0, min(runs, be.tile))
-    run_eum_batch(*warm, st, be)  # compile (JAX) and warm caches outside the timing
+    run_eum_members(*warm, st, be)  # compile (JAX) and warm caches outside the timing
     forecasts = np.empty(runs)
     rounds = 0
     t0 = time.perf_counter()
     for a in range(0, runs, chunk):
         b = min(runs, a + chunk)
-        res = run_eum_batch(*_inputs(a, b), st, be)
+        res = run_eum_members(*_inputs(a, b), st, be)
         forecasts[a:b] = res.forecast
         rounds += int(res.rounds.sum())
     dt = time.perf_counter() - t0
@@ -78,9 +78,8 @@ def worker(backend: str, runs: int, chunk: int) -> dict:
 def one_at_a_time(runs: int) -> dict:
     """The EUM model's own run, one issue at a time, against both batched backends."""
     from stakes.kernels.backend import jax_available
-    from stakes.kernels.batched import EUMSettings, run_eum_batch
     from stakes.models.base import Problem, Schedule
-    from stakes.models.eum import EUM, EUMOptions
+    from stakes.models.eum import EUM, EUMOptions, run_eum_members
 
     x, c, s = _inputs(0, runs)
     opts = EUMOptions(max_rounds=ROUNDS)
@@ -95,9 +94,9 @@ def one_at_a_time(runs: int) -> dict:
     t_single = time.perf_counter() - t0
     out = {"runs": runs, "one_at_a_time_s": t_single}
     for be in ("numpy", "jax") if jax_available() else ("numpy",):
-        run_eum_batch(x[:64], c[:64], s[:64], EUMSettings(max_rounds=ROUNDS), be)
+        run_eum_members(x[:64], c[:64], s[:64], opts, be)
         t0 = time.perf_counter()
-        res = run_eum_batch(x, c, s, EUMSettings(max_rounds=ROUNDS), be)
+        res = run_eum_members(x, c, s, opts, be)
         out[f"batched_{be}_s"] = time.perf_counter() - t0
         out[f"ratio_{be}"] = t_single / out[f"batched_{be}_s"]
         out[f"max_diff_{be}"] = float(np.max(np.abs(res.forecast - np.array(single))))

@@ -73,12 +73,15 @@ def resolve_options(
 
 def _moved(run: ModelRun) -> list[str]:
     first, last = run.rounds[0], run.rounds[-1]
-    start = dict(zip(first.actor_ids, first.position))
-    out = []
-    for a, pos in zip(last.actor_ids, last.position):
-        if a in start and not np.allclose(np.nan_to_num(start[a]), np.nan_to_num(pos), atol=1e-9):
-            out.append(a)
-    return out
+    start = {a: k for k, a in enumerate(first.actor_ids)}
+    pairs = [(k, start[a]) for k, a in enumerate(last.actor_ids) if a in start]
+    if not pairs:
+        return []
+    now, then = np.array(pairs).T
+    a = np.nan_to_num(np.asarray(first.position, dtype=float)[then])
+    b = np.nan_to_num(np.asarray(last.position, dtype=float)[now])
+    same = np.isclose(a, b, atol=1e-9).reshape(len(pairs), -1).all(axis=1)
+    return [last.actor_ids[k] for k, kept in zip(now, same) if not kept]
 
 
 #: Seeds are stored as the run store's BIGINT and feed numpy's SeedSequence (non-negative).

@@ -1,8 +1,9 @@
-"""Batched kernels (stakes.kernels.batched, stakes.kernels.backend) against the models.
+"""Batched kernels (stakes.kernels.batched, stakes.kernels.backend) and the round driver.
 
-* the batched EUM with its per-run stopping rules gives, run by run, what
-  the EUM model gives (numpy: to rounding; levers included);
-* the batched baselines and NBS equal the models' own functions;
+* a member of a batch run by the driver (records off, members pooled and
+  retired) gives what the EUM model gives on it alone (a batch of one with
+  records on), levers included;
+* the batched compromise is the weighted mean;
 * numpy and JAX agree to 1e-9 of the scale on the round step, and on whole
   runs except where a near-tie flips one of the model's discrete choices;
 * cutting a sweep into chunks does not change a single number.
@@ -15,14 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from stakes import driver
 from stakes.engine import interventions_for, run_scenario
 from stakes.kernels import batched as kb
 from stakes.kernels.backend import get_backend, jax_available
 from stakes.kernels.eum import KernelOptions, eum_round
-from stakes.models.baselines import weighted_median
 from stakes.models.base import Problem, Schedule
-from stakes.models.eum import EUM, EUMOptions
-from stakes.models.nbs import solve_issue
+from stakes.models.eum import EUM, EUMOptions, run_eum_members
 
 FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 needs_jax = pytest.mark.skipif(not jax_available(),
@@ -116,33 +116,27 @@ OPTION_SETS = [
 ]
 
 
-def _settings(o: EUMOptions) -> kb.EUMSettings:
-    return kb.EUMSettings(opts=o.kernel(), max_rounds=o.max_rounds, tol=o.tol,
-                          cycle_detection=o.cycle_detection, delta_fixed=o.delta_fixed,
-                          forecast=o.forecast, cycle_forecast=o.cycle_forecast)
-
-
 @pytest.mark.parametrize("optd", OPTION_SETS)
-def test_batched_eum_equals_model_run_by_run(optd):
+def test_batch_member_equals_batch_of_one(optd):
     x, c, s = _random_batch(1, 40, 8)
     o = EUMOptions(**optd)
-    res = kb.run_eum_batch(x, c, s, _settings(o), "numpy")
+    res = run_eum_members(x, c, s, o, "numpy")
     for b in range(len(x)):
         run = EUM().run(_problem(x[b], c[b], s[b]), o, Schedule.empty(), np.random.default_rng(0))
         assert res.forecast[b] == pytest.approx(run.forecast[0], abs=1e-12)
         assert res.stop_names()[b] == run.stop
-        assert res.rounds[b] == run.info["rounds_run"]
+        assert res.rounds[b] == run.info["rounds_run"] == len(run.rounds) - 1
         assert res.cycle_length[b] == (run.info["cycle_length"] or 0)
 
 
 def test_cycle_hashes_only_prefilter(monkeypatch):
     """With every key hashing alike, the stops are still the exact-key ones."""
     x, c, s = _random_batch(3, 60, 7)
-    st_ = _settings(EUMOptions(cycle_forecast="cycle_mean"))
-    exact = kb.run_eum_batch(x, c, s, st_, "numpy")
-    assert (exact.stop == kb.CYCLE).any() and (exact.stop != kb.CYCLE).any()
-    monkeypatch.setattr(kb, "_hash_keys", lambda key: np.zeros(len(key), dtype=np.uint64))
-    colliding = kb.run_eum_batch(x, c, s, st_, "numpy")
+    o = EUMOptions(cycle_forecast="cycle_mean")
+    exact = run_eum_members(x, c, s, o)
+    assert (exact.stop == driver.CYCLE).any() and (exact.stop != driver.CYCLE).any()
+    monkeypatch.setattr(driver, "_hash_keys", lambda key: np.zeros(len(key), dtype=np.uint64))
+    colliding = run_eum_members(x, c, s, o)
     np.testing.assert_array_equal(colliding.stop, exact.stop)
     np.testing.assert_array_equal(colliding.rounds, exact.rounds)
     np.testing.assert_array_equal(colliding.cycle_length, exact.cycle_length)
@@ -153,13 +147,29 @@ def test_batched_eum_handles_no_disagreement_and_one_actor():
     x = np.array([[30.0, 30.0, 30.0], [10.0, 50.0, 90.0]])
     c = np.ones_like(x)
     s = np.full_like(x, 0.5)
-    res = kb.run_eum_batch(x, c, s)
-    assert res.stop_names()[0] == "converged" and res.rounds[0] == 0
+    res = run_eum_members(x, c, s)
+    assert res.stop_names()[0] == "converged" and res.rounds[0] == 0 and res.flat[0]
     assert res.forecast[0] == 30.0
-    one = kb.run_eum_batch(np.array([[42.0]]), np.ones((1, 1)), np.ones((1, 1)))
+    one = run_eum_members(np.array([[42.0]]), np.ones((1, 1)), np.ones((1, 1)))
     assert one.forecast[0] == 42.0 and one.rounds[0] == 0
     with pytest.raises(ValueError, match="no actor"):
-        kb.run_eum_batch(np.zeros((2, 0)), np.zeros((2, 0)), np.zeros((2, 0)))
+        run_eum_members(np.zeros((2, 0)), np.zeros((2, 0)), np.zeros((2, 0)))
+
+
+def test_driver_levers_past_the_limit_are_reported_and_never_applied():
+    x, c, s = _random_batch(5, 6, 5, grid=False)
+
+    def set_zero(m):
+        return driver.Members(m.ids, np.zeros_like(m.x), m.c, m.s)
+
+    late = run_eum_members(x, c, s, levers={10: set_zero}, max_rounds=10)
+    plain = run_eum_members(x, c, s, max_rounds=10)
+    assert late.timing.info() == {"levers_not_applied": [10]}
+    np.testing.assert_array_equal(late.forecast, plain.forecast)
+    # A lever at round 3 that removes all disagreement: every member stops there.
+    flat = run_eum_members(x, c, s, levers={3: set_zero}, max_rounds=10)
+    assert flat.timing.info() == {}
+    assert (flat.rounds == 3).all() and flat.flat.all()
 
 
 @pytest.mark.parametrize("eum_options", [{}, {"cycle_forecast": "cycle_mean", "max_rounds": 20}])
@@ -202,34 +212,17 @@ def test_signature_sharing(synthetic):
     assert signature(synthetic, ivs["lever:enter"], "y", "eum", 50) == ((), (1,))
 
 
-@given(st.integers(0, 10_000), st.integers(1, 12), st.sampled_from(["lower", "midpoint"]))
+@given(st.integers(0, 10_000), st.integers(1, 12))
 @FAST
-def test_batched_median_and_compromise_equal_model(seed, n, tie):
+def test_batched_compromise_is_the_weighted_mean(seed, n):
     rng = np.random.default_rng(seed)
     x = rng.choice(np.linspace(0, 10, 6), size=(5, n))
     w = rng.choice([0.0, 0.5, 1.0, 2.0], size=(5, n))
-    med = kb.weighted_median(np, x, w, tie)
     comp = kb.compromise(np, x, w)
     for b in range(5):
-        assert med[b] == weighted_median(x[b], w[b], tie)
         tot = w[b].sum()
         ref = (w[b] * x[b]).sum() / tot if tot > 0 else x[b].mean()
         assert comp[b] == pytest.approx(ref, abs=1e-12)
-
-
-@given(st.integers(0, 10_000), st.integers(1, 9), st.sampled_from([1, 2]))
-@FAST
-def test_batched_nbs_equals_model(seed, n, kappa):
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(0, 100, size=(4, n))
-    s = rng.choice([0.0, 0.3, 1.0], size=(4, n))
-    w = rng.uniform(0, 2, size=(4, n))
-    q = rng.uniform(0, 100, size=4)
-    sol, ok = kb.nbs_issue(np, x, s, w, q, 0.0, 100.0, kappa)
-    for b in range(4):
-        ref, feasible = solve_issue(x[b], s[b], w[b], q[b], 0.0, 100.0, kappa)
-        assert bool(ok[b]) == feasible
-        assert sol[b] == pytest.approx(ref, abs=1e-9)
 
 
 @given(st.integers(1, 3000))
@@ -300,9 +293,8 @@ def test_jax_runs_agree_with_numpy():
     them in a rare run; every other run agrees to 1e-9 of the scale.
     """
     x, c, s = _random_batch(11, 300, 20, grid=False)
-    st_ = kb.EUMSettings(max_rounds=10)
-    a = kb.run_eum_batch(x, c, s, st_, "numpy")
-    b = kb.run_eum_batch(x, c, s, st_, "jax")
+    a = run_eum_members(x, c, s, max_rounds=10, backend="numpy")
+    b = run_eum_members(x, c, s, max_rounds=10, backend="jax")
     close = np.abs(a.forecast - b.forecast) <= 1e-9 * 100
     assert close.mean() >= 0.99
     assert np.array_equal(a.stop[close], b.stop[close])

@@ -11,27 +11,31 @@ can reach an issue (no effect names an actor with a stance on it) gives the
 baseline forecast there, and two interventions whose effects on an issue are
 the same give the same forecasts; each distinct computation is a *task*.
 
-Models with a batched kernel (:mod:`stakes.kernels.batched`) run all members
-of a task in one batch: ``eum``, ``compromise``, ``median``, ``status-quo``
-and ``nbs``.  Other models (``smp``, ``exchange``, ``nbs-joint``) run member
-by member through the model itself, on a copy of the scenario carrying the
-member's values; this is exact but about as slow as that many ``stakes run``
-calls.
+Models with a batched kernel (:mod:`stakes.kernels.batched`; the EUM through
+the round driver, :mod:`stakes.driver`) run all members of a task in one
+batch: ``eum``, ``compromise``, ``median``, ``status-quo`` and ``nbs``.
+Other models (``smp``, ``exchange``, ``nbs-joint``) run member by member
+through the model itself, on a copy of the scenario carrying the member's
+values; this is exact but about as slow as that many ``stakes run`` calls.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
+from ..driver import Job, Members, drive
 from ..engine import resolve_options, run_scenario
 from ..errors import ModelError, OptionError
 from ..kernels import batched as kb
 from ..kernels.backend import Backend
 from ..levers import Intervention
+from ..levers.compile import LeverState, apply_in_order, compile_intervention
 from ..models import get_model, make_options
+from ..models.eum import EUMRounds
 from ..scenario.schema import Effect, Scenario
 from .uncertainty import InputSpace, IssueView
 
@@ -92,82 +96,38 @@ def signature(scn: Scenario, iv: Intervention, issue: str, model: str, max_round
 
 
 # --------------------------------------------------------------------------
-# Levers on batches (the batched form of stakes.levers.compile._apply_effect)
+# Levers on batches: the one lever compiler, fed with the members' values
 
 
-class _State:
-    """The arrays of one issue for every member, with the actors in force."""
-
-    def __init__(self, ids: list[str], x, c, s):
-        self.ids, self.x, self.c, self.s = ids, x, c, s
-
-
-def _apply(eff: Effect, st: _State, view: IssueView, values: np.ndarray) -> None:
-    if eff.remove_actor is not None:
-        if eff.remove_actor in st.ids:
-            k = st.ids.index(eff.remove_actor)
-            keep = [j for j in range(len(st.ids)) if j != k]
-            st.ids = [st.ids[j] for j in keep]
-            st.x, st.c, st.s = st.x[:, keep], st.c[:, keep], st.s[:, keep]
-        return
-    if eff.add_actor is not None:
-        a = eff.add_actor
-        if a in st.ids or a not in view.position:
-            return  # already in, or no stance on this issue
-        x, c, s = view.columns(values, [a])
-        st.ids = [*st.ids, a]
-        st.x = np.concatenate([st.x, x], axis=1)
-        st.c = np.concatenate([st.c, c], axis=1)
-        st.s = np.concatenate([st.s, s], axis=1)
-        return
-    if eff.actor not in st.ids or (eff.issues is not None and view.issue not in eff.issues):
-        return
-    k = st.ids.index(eff.actor)
-
-    def changed(col, change):
-        new = np.asarray(change.apply(col), dtype=float)
-        return np.broadcast_to(new, col.shape).copy()
-
-    if eff.position is not None:
-        st.x = st.x.copy()
-        st.x[:, k] = np.clip(changed(st.x[:, k], eff.position), view.lo, view.hi)
-    if eff.salience is not None:
-        st.s = st.s.copy()
-        st.s[:, k] = np.clip(changed(st.s[:, k], eff.salience), 0.0, 1.0)
-    if eff.capability is not None:
-        st.c = st.c.copy()
-        st.c[:, k] = np.maximum(0.0, changed(st.c[:, k], eff.capability))
+def _newcomer(view: IssueView, values: np.ndarray):
+    """An entering actor takes its member values on this issue (none without a stance)."""
+    def row(actor: str, issue_ids):
+        if actor not in view.position:
+            return None
+        x, c, s = view.columns(values, [actor])
+        return x, s, c
+    return row
 
 
-def lever_steps(iv: Intervention, view: IssueView, values: np.ndarray, ids: list[str]):
-    """EUM lever callbacks by round for one job (state is kept in the closures)."""
-    by_round: dict[int, list] = {}
-    for r, lv in iv.steps:
-        by_round.setdefault(r, []).append(lv)
-    state = {"ids": list(ids)}
+def _lever_state(view: IssueView, ids, x, c, s) -> LeverState:
+    return LeverState(tuple(ids), (view.issue,), x[..., None], s[..., None], c[..., None],
+                      np.array([view.lo]), np.array([view.hi]))
 
-    def make(levers):
-        def step(x, c, s):
-            st = _State(state["ids"], x, c, s)
-            for lv in levers:
-                for eff in lv.effects:
-                    _apply(eff, st, view, values)
-            state["ids"] = st.ids
-            return st.x, st.c, st.s
+
+def transforms(iv: Intervention, view: IssueView, values: np.ndarray):
+    """The intervention's transforms by round, on one issue, for every member."""
+    return compile_intervention(iv, _newcomer(view, values))
+
+
+def lever_steps(iv: Intervention, view: IssueView, values: np.ndarray):
+    """The transforms as round-driver levers (Members -> Members)."""
+    def as_lever(tf):
+        def step(m: Members) -> Members:
+            st = tf(_lever_state(view, m.ids, m.x, m.c, m.s))
+            return Members(st.ids, st.position[..., 0], st.capability[..., 0],
+                           st.salience[..., 0])
         return step
-
-    return {r: make(lvs) for r, lvs in by_round.items()}
-
-
-def apply_all(iv: Intervention, view: IssueView, values: np.ndarray, ids: list[str], x, c, s):
-    """Every step in round order (models without rounds; Schedule.apply_all)."""
-    st = _State(list(ids), x, c, s)
-    for r in sorted({r for r, _ in iv.steps}):
-        for rr, lv in iv.steps:
-            if rr == r:
-                for eff in lv.effects:
-                    _apply(eff, st, view, values)
-    return st
+    return {r: as_lever(tf) for r, tf in transforms(iv, view, values).items()}
 
 
 # --------------------------------------------------------------------------
@@ -180,12 +140,6 @@ class ModelSpec:
     scope: str
     batched: bool
     overrides: dict[str, Any] = field(default_factory=dict)
-
-    def eum_settings(self) -> kb.EUMSettings:
-        o = self.options
-        return kb.EUMSettings(opts=o.kernel(), max_rounds=o.max_rounds, tol=o.tol,
-                              cycle_detection=o.cycle_detection, delta_fixed=o.delta_fixed,
-                              forecast=o.forecast, cycle_forecast=o.cycle_forecast)
 
 
 def model_specs(scn: Scenario, models: Sequence[str], options: dict[str, dict] | None,
@@ -335,27 +289,30 @@ class Ensemble:
         for key in keys:
             task = self.tasks[key]
             view, ids, x, c, s = self._columns(task, values)
-            jobs.append(kb.EUMJob(x, c, s, lever_steps(task.intervention, view, values, ids)))
-        out = kb.run_eum_jobs(jobs, spec.eum_settings(), self.backend or "numpy", on_done=tick)
+            jobs.append(Job(Members(tuple(ids), x, c, s),
+                            lever_steps(task.intervention, view, values)))
+        math = EUMRounds(spec.options, "")
+        out = drive(jobs, math, math.rule(), self.backend or "numpy", on_done=tick)
         for key, res in zip(keys, out):
             results[key] = res.forecast
             stops[key] = res.stop
 
     def _simple(self, spec, task: Task, values) -> np.ndarray:
         view, ids, x, c, s = self._columns(task, values)
-        st = apply_all(task.intervention, view, values, ids, x, c, s)
+        st = apply_in_order(transforms(task.intervention, view, values),
+                            _lever_state(view, ids, x, c, s))
+        x, c, s = st.position[..., 0], st.capability[..., 0], st.salience[..., 0]
         o = spec.options
         if spec.name == "compromise":
-            return kb.compromise(np, st.x, kb.weights(np, st.c, st.s, o.weights))
+            return kb.compromise(np, x, kb.weights(np, c, s, o.weights))
         if spec.name == "median":
-            return kb.weighted_median(np, st.x, kb.weights(np, st.c, st.s, o.weights),
-                                      o.median_tie)
+            return kb.weighted_median(np, x, kb.weights(np, c, s, o.weights), o.median_tie)
         q = values[:, view.status_quo]
         if spec.name == "status-quo":
             return q.copy()
         if spec.name == "nbs":
-            w = {"c": st.c, "cs": st.c * st.s, "equal": np.ones_like(st.c)}[o.nbs_weights]
-            sol, _ = kb.nbs_issue(np, st.x, st.s, w, q, view.lo, view.hi, o.kappa)
+            sol, _ = kb.nbs_issue(np, x, s, kb.weights(np, c, s, o.nbs_weights), q, view.lo,
+                                  view.hi, o.kappa)
             return sol
         raise OptionError(f"no batched kernel for model {spec.name!r}")  # pragma: no cover
 

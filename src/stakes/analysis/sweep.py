@@ -26,7 +26,7 @@ from .. import __version__
 from ..engine import DEFAULT_MODELS
 from ..errors import ModelError, OptionError
 from ..kernels.backend import get_backend, resolve
-from ..kernels.batched import STOP_NAMES
+from ..driver import STOP_NAMES
 from ..levers import Intervention, baseline
 from ..scenario.schema import Scenario, Uncertainty
 from .ensemble import Ensemble, Evaluation, progress_ticker
@@ -367,7 +367,7 @@ def summarize(
 
 def member_frame(res_or_eval: Evaluation, start: int, stop: int):
     """A chunk's forecasts in long form (member, model, intervention, issue, forecast, stop);
-    ``stop`` is the EUM stop code (:data:`~stakes.kernels.batched.STOP_NAMES`), -1 for
+    ``stop`` is the EUM stop code (:data:`~stakes.driver.STOP_NAMES`), -1 for
     models without one."""
     import pandas as pd
 

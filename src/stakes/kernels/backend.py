@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .eum import KernelOptions, eum_round, median_position
+from .eum import KernelOptions, eum_round, iterate_rounds, median_position
 
 BACKENDS = ("numpy", "jax")
 
@@ -188,18 +188,9 @@ class Backend:
 
 
 def _numpy_rounds(x, c, s, lo, delta, n_rounds, opts, delta_fixed):
-    w = c * s
-    pos, med = [], []
-    mu = None  # each round's median is the one computed after the round before
-    for _ in range(n_rounds):
-        if not delta_fixed:
-            lo = np.min(x, axis=-1)
-            delta = np.max(x, axis=-1) - lo
-        x = eum_round(np, x, c, s, lo, delta, opts, mu=mu).position
-        mu = median_position(np, x, w, tie=opts.median_tie)
-        pos.append(x)
-        med.append(mu)
-    return np.stack(pos), np.stack(med)
+    pos, _, med = iterate_rounds(np, x, c, s, n_rounds, opts, delta_fixed=delta_fixed, lo=lo,
+                                 delta=delta)
+    return pos[1:], med[1:]
 
 
 @functools.lru_cache(maxsize=1)

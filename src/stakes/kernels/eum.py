@@ -18,7 +18,7 @@ This module imports nothing but numpy and the standard library.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -27,8 +27,6 @@ import numpy as np
 # (median ties, equal exposure).  They only guard exact ties of the mathematics
 # against rounding noise.
 _TIE_RTOL = 1e-12
-# Positions are rounded to this fraction of Δ before cycle detection (spec §2.9).
-CYCLE_QUANTUM = 1e-9
 # Number of evenly spaced test positions of risk_domain="positions" (BDM 1994).
 RISK_GRID_POINTS = 11
 
@@ -83,6 +81,9 @@ class RoundResult(NamedTuple):
     prob: Any  # (B, n, n) P[i, j]: probability that i beats j (with r)
     e_ij: Any  # (B, n, n) E^i(U_ij): i's expected utility of challenging j
     e_ji: Any  # (B, n, n) E^i(U_ji): i's estimate of j's expected utility of challenging i
+    offer_type: Any  # (B, n, n) [receiver i, proposer j]: OFFER_TYPES code, 3 = no offer
+    offered: Any  # (B, n, n) the position j offers i
+    offer_key: Any  # (B, n, n) the receiver takes the lowest key (+inf: not eligible)
 
 
 # --------------------------------------------------------------------------
@@ -453,12 +454,17 @@ def _first_best(xp, x, key, new):
     return xp.where(xp.isfinite(best), pick, x)
 
 
-def offers(xp, x, e_ij, e_ji, delta, opts: KernelOptions):
-    """New positions from the perceptual quadrants (spec §2.8).
+OFFER_TYPES = ("conflict", "compromise", "capitulation")  # codes 0, 1, 2; 3 = no offer
+
+
+def offer_table(xp, x, e_ij, e_ji, opts: KernelOptions):
+    """Every offer of a round (spec §2.8): (type code, offered position, ranking key).
 
     Row i is the receiver, column j the proposer; ``E_i = E^i(U_ij)``,
     ``E_j = E^i(U_ji)``.  Strict inequalities: boundaries give no offer.
-    Keys are compared exactly, with no tolerance, as in the reference code.
+    Type codes index :data:`OFFER_TYPES`, 3 where j makes i no offer.  The
+    receiver takes the offer with the lowest key (+inf: not eligible).  Keys
+    are compared exactly, with no tolerance, as in the reference code.
     """
     ei, ej = e_ij, e_ji
     xi = x[..., :, None]
@@ -477,23 +483,29 @@ def offers(xp, x, e_ij, e_ji, delta, opts: KernelOptions):
         comp_pos = (abs_i * xi + abs_j * xj) / xp.where(wsum > 0, wsum, 1.0)
     new = xp.where(compromise, comp_pos, xj)
     move = xp.abs(xi - new)
+    kind = xp.where(conflict, 0, xp.where(compromise, 1, xp.where(capitulate, 2, 3)))
     if opts.offer_priority == "scholz_code":
         # Conflict offers first, then compromise, then capitulation (Scholz et
         # al. 2011 replication code).  Conflict and capitulation offers are
         # ranked by the move they ask for; compromise offers by the EU-weighted
         # point K between receiver and proposer, although the receiver then
         # moves to the offer's own position (spec §2.8).
-        kind = xp.where(conflict, 0, xp.where(compromise, 1, xp.where(capitulate, 2, 3)))
         best_kind = xp.min(kind, axis=-1, keepdims=True)
         wsum = abs_i + abs_j
         k_key = (abs_i * xi + abs_j * xj) / xp.where(wsum > 0, wsum, 1.0)
         key = xp.where(best_kind == 1, k_key, move)
         key = xp.where((kind == best_kind) & (kind < 3), key, xp.inf)
-        # Stored, so that the argmin and the gather read the same rounding.
-        return _first_best(xp, x, *_stored(xp, key, new))
-    # Bueno de Mesquita (1994): the credible offer asking the smallest move.
-    anyoffer = conflict | compromise | capitulate
-    return _first_best(xp, x, *_stored(xp, xp.where(anyoffer, move, xp.inf), new))
+    else:
+        # Bueno de Mesquita (1994): the credible offer asking the smallest move.
+        key = xp.where(kind < 3, move, xp.inf)
+    return kind, new, key
+
+
+def offers(xp, x, e_ij, e_ji, delta, opts: KernelOptions):
+    """New positions from the perceptual quadrants: each receiver's chosen offer."""
+    _, new, key = offer_table(xp, x, e_ij, e_ji, opts)
+    # Stored, so that the argmin and the gather read the same rounding.
+    return _first_best(xp, x, *_stored(xp, key, new))
 
 
 def eum_round(xp, x, c, s, lo, delta, opts: KernelOptions = KernelOptions(),
@@ -513,19 +525,25 @@ def eum_round(xp, x, c, s, lo, delta, opts: KernelOptions = KernelOptions(),
     else:
         p = p1  # risk-neutral votes: the r = 1 probabilities stand
     e_ij, e_ji = _stored(xp, *expected_utilities(xp, x, s, r, mu, p, delta, opts))
-    new = offers(xp, x, e_ij, e_ji, delta, opts)
-    return RoundResult(new, r, mu, expo, p, e_ij, e_ji)
+    kind, offered, key = offer_table(xp, x, e_ij, e_ji, opts)
+    # Stored, so that the argmin and the gather read the same rounding.
+    key, offered = _stored(xp, key, offered)
+    new = _first_best(xp, x, key, offered)
+    return RoundResult(new, r, mu, expo, p, e_ij, e_ji, kind, offered, key)
 
 
 def iterate_rounds(xp, x, c, s, n_rounds: int, opts: KernelOptions = KernelOptions(), *,
-                   delta_fixed: bool = True):
+                   delta_fixed: bool = True, lo=None, delta=None):
     """Run a fixed number of rounds on a batch, without stopping rules.
 
-    Returns (positions (R+1, B, n), risk (R, B, n), medians (R+1, B)).
+    ``lo, delta`` (B,): the range Δ is taken from while ``delta_fixed``; by
+    default that of ``x``.  Otherwise Δ is each round's own spread.  Returns
+    (positions (R+1, B, n), risk (R, B, n), medians (R+1, B)), round 0 = ``x``.
     """
     w = c * s
-    lo = xp.min(x, axis=-1)
-    delta = xp.max(x, axis=-1) - lo
+    if lo is None:
+        lo = xp.min(x, axis=-1)
+        delta = xp.max(x, axis=-1) - lo
     traj = [x]
     risks = []
     meds = [median_position(xp, x, w, tie=opts.median_tie)]
@@ -542,56 +560,12 @@ def iterate_rounds(xp, x, c, s, n_rounds: int, opts: KernelOptions = KernelOptio
 
 
 # --------------------------------------------------------------------------
-# Single-run driver with stopping rules (numpy only).
-
-
-@dataclass
-class StopTracker:
-    """Stopping rules of spec §2.9: tolerance, cycle detection.
-
-    ``tol`` is relative: a round converges when no position moves by more than
-    ``tol · Δ``.  Cycle detection compares positions rounded to 1e-9 · Δ.
-    """
-
-    tol: float = 1e-6
-    cycle_detection: bool = True
-    _seen: dict = field(default_factory=dict)
-    _origin: float = 0.0
-    _quantum: float = 1.0
-
-    def restart(self, x: np.ndarray, round_: int, delta: float) -> None:
-        """Forget the history (at the start, and after a lever); Δ sets the rounding."""
-        self._seen = {}
-        # Keys count quanta from the lowest position, so they stay near 1e9 at most,
-        # and use one quantum throughout even when Δ is recomputed every round.
-        self._origin = float(np.min(x)) if len(x) else 0.0
-        self._quantum = CYCLE_QUANTUM * delta if delta > 0 else 1.0
-        self._remember(x, round_)
-
-    def _key(self, x: np.ndarray) -> bytes:
-        steps = np.round((np.asarray(x, dtype=float) - self._origin) / self._quantum)
-        return np.clip(steps, -2.0**62, 2.0**62).astype(np.int64).tobytes()
-
-    def _remember(self, x: np.ndarray, round_: int) -> None:
-        self._seen.setdefault(self._key(x), round_)
-
-    def update(
-        self, x_old: np.ndarray, x_new: np.ndarray, round_: int, delta: float
-    ) -> tuple[str | None, int | None]:
-        """Record round ``round_``; return (stop reason or None, cycle length)."""
-        if np.max(np.abs(x_new - x_old), initial=0.0) <= self.tol * delta:
-            return "converged", None
-        if self.cycle_detection:
-            key = self._key(x_new)
-            if key in self._seen:
-                return "cycle", round_ - self._seen[key]
-        self._remember(x_new, round_)
-        return None, None
+# One run, for tests and the reference numbers (numpy only).
 
 
 @dataclass
 class EUMTrajectory:
-    """Result of :func:`run_eum`: the full round-by-round series."""
+    """Result of :func:`run_eum`: the full round-by-round series of one run."""
 
     positions: np.ndarray  # (R+1, n), round 0 = input
     means: np.ndarray  # (R+1,) capability·salience weighted means
@@ -602,69 +576,36 @@ class EUMTrajectory:
     delta: float
 
 
-def _weighted_mean(x, w):
-    tot = float(np.sum(w))
-    return float(np.sum(w * x) / tot) if tot > 0 else float(np.mean(x))
+def run_eum(x, c, s, *, max_rounds: int = 50, tol: float = 1e-6, cycle_detection: bool = True,
+            delta_fixed: bool = True, **options: Any) -> EUMTrajectory:
+    """One EUM issue until convergence, a cycle or ``max_rounds`` (spec §2.9).
 
-
-def run_eum(
-    x,
-    c,
-    s,
-    *,
-    max_rounds: int = 50,
-    tol: float = 1e-6,
-    cycle_detection: bool = True,
-    delta_fixed: bool = True,
-    **options: Any,
-) -> EUMTrajectory:
-    """Run one EUM issue until convergence, a cycle or ``max_rounds`` (spec §2.9).
-
-    ``options`` are the fields of :class:`KernelOptions`.
+    The model itself on bare arrays: :class:`stakes.models.eum.EUM` through
+    the round driver, as a batch of one.  ``options`` are the fields of
+    :class:`KernelOptions`.
     """
-    opts = KernelOptions(**options)
+    from ..models.base import Problem, Schedule  # the model imports this module
+    from ..models.eum import EUM, EUMOptions
+
     x = np.asarray(x, dtype=float).reshape(-1)
-    c = np.asarray(c, dtype=float).reshape(-1)
-    s = np.asarray(s, dtype=float).reshape(-1)
-    w = c * s
-    lo0 = float(np.min(x))
-    delta0 = float(np.max(x)) - lo0
-    positions = [x]
-    medians = [float(median_position(np, x, w, tie=opts.median_tie))]
-    risks: list[np.ndarray] = []
-    tracker = StopTracker(tol=tol, cycle_detection=cycle_detection)
-    tracker.restart(x, 0, delta0)
-    stop, cycle = "max_rounds", None
-    if delta0 == 0:
-        stop = "converged"
-    else:
-        for t in range(1, max_rounds + 1):
-            if delta_fixed:
-                lo, delta = lo0, delta0
-            else:
-                lo, delta = float(np.min(x)), float(np.max(x) - np.min(x))
-            if delta == 0:
-                stop = "converged"
-                break
-            res = eum_round(np, x[None], c[None], s[None], np.array([lo]), np.array([delta]), opts)
-            new = res.position[0]
-            positions.append(new)
-            risks.append(res.risk[0])
-            medians.append(float(median_position(np, new, w, tie=opts.median_tie)))
-            reason, cycle = tracker.update(x, new, t, delta)
-            x = new
-            if reason is not None:
-                stop = reason
-                break
-    pos = np.stack(positions)
+    n = len(x)
+    nan = np.array([np.nan])
+    problem = Problem(("issue",), tuple(f"a{k}" for k in range(n)), x[:, None],
+                      np.asarray(s, dtype=float).reshape(-1, 1),
+                      np.asarray(c, dtype=float).reshape(-1, 1),
+                      np.array([x.min(initial=0.0)]), np.array([x.max(initial=1.0)]), nan)
+    opts = EUMOptions(max_rounds=max_rounds, tol=tol, cycle_detection=cycle_detection,
+                      delta_fixed=delta_fixed, **options)
+    run = EUM().run(problem, opts, Schedule.empty(), np.random.default_rng(0))
+    rounds = run.rounds
     return EUMTrajectory(
-        positions=pos,
-        means=np.array([_weighted_mean(p, w) for p in pos]),
-        medians=np.array(medians),
-        risk=np.stack(risks) if risks else np.zeros((0, len(x))),
-        stop=stop,
-        cycle_length=cycle,
-        delta=delta0,
+        positions=np.stack([r.position[:, 0] for r in rounds]),
+        means=np.array([r.mean[0] for r in rounds]),
+        medians=np.array([r.extra["median"][0] for r in rounds]),
+        risk=np.array([r.extra["risk"] for r in rounds[1:]]).reshape(len(rounds) - 1, n),
+        stop=run.stop,
+        cycle_length=run.info["cycle_length"],
+        delta=run.info["delta_initial"],
     )
 
 

@@ -14,47 +14,30 @@ import numpy as np
 from pydantic import Field
 
 from ..errors import ModelError
+from ..kernels import batched as kb
 from .base import Model, ModelOptions, ModelRun, Problem, RoundRecord, weighted_mean
 
 Weights = Literal["cs", "s", "c", "equal"]
 
 
 def weights_of(problem: Problem, weights: Weights) -> np.ndarray:
-    c, s = problem.capability, problem.salience
-    if weights == "cs":
-        return c * s
-    if weights == "s":
-        return s.copy()
-    if weights == "c":
-        return c.copy()
-    return np.ones_like(c)
+    """(n, D) weights of ``problem``'s actors (spec §5.1)."""
+    return kb.weights(np, problem.capability, problem.salience, weights)
 
 
-def weighted_median(x: np.ndarray, w: np.ndarray, tie: Literal["lower", "midpoint"] = "lower") -> float:
+def weighted_median(x: np.ndarray, w: np.ndarray,
+                    tie: Literal["lower", "midpoint"] = "lower") -> float:
     """First position (ascending) at which the cumulative weight reaches half the total.
 
     With ``tie="midpoint"``, when the cumulative weight equals exactly half,
-    the midpoint with the next distinct position is returned (Thomson et al. 2006).
+    the midpoint with the next distinct position is returned (Thomson et al.
+    2006).  One run of :func:`stakes.kernels.batched.weighted_median`;
+    entries without a stance (NaN) take no part.
     """
     ok = ~np.isnan(x)
-    x, w = x[ok], w[ok]
-    if len(x) == 0:
+    if not ok.any():
         return float("nan")
-    order = np.argsort(x, kind="stable")
-    xs, ws = x[order], w[order]
-    total = ws.sum()
-    if total <= 0:
-        ws, total = np.ones_like(ws), float(len(ws))
-    cum = np.cumsum(ws)
-    # A small relative tolerance keeps "exactly half" stable under float sums.
-    half = total / 2.0
-    k = int(np.searchsorted(cum, half * (1 - 1e-12), side="left"))
-    k = min(k, len(xs) - 1)
-    if tie == "midpoint" and abs(cum[k] - half) <= 1e-12 * total:
-        later = xs[k + 1:][xs[k + 1:] > xs[k]]
-        if len(later):
-            return float((xs[k] + later[0]) / 2.0)
-    return float(xs[k])
+    return float(kb.weighted_median(np, x[ok][None], w[ok][None], tie)[0])
 
 
 def condorcet_winners(x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -97,7 +80,9 @@ class Compromise(Model):
     def run(self, problem, options, schedule, rng):
         problem = schedule.apply_all(problem)
         w = weights_of(problem, options.weights)
-        return _single_round(self.name, problem, weighted_mean(problem.position, w), options)
+        # Issues as the batch axis: one row of actors per issue.
+        fc = kb.compromise(np, problem.position.T, w.T)
+        return _single_round(self.name, problem, np.asarray(fc, dtype=float), options)
 
 
 class MedianOptions(ModelOptions):
@@ -120,10 +105,9 @@ class Median(Model):
     def run(self, problem, options, schedule, rng):
         problem = schedule.apply_all(problem)
         w = weights_of(problem, options.weights)
-        med = np.array([
-            weighted_median(problem.position[:, d], w[:, d], options.median_tie)
-            for d in range(problem.dims)
-        ])
+        # Issues as the batch axis: one row of actors per issue.
+        med = np.asarray(kb.weighted_median(np, problem.position.T, w.T, options.median_tie),
+                         dtype=float)
         winners = [condorcet_winners(problem.position[:, d], w[:, d]) for d in range(problem.dims)]
         agree = [bool(np.any(np.isclose(win, m))) for win, m in zip(winners, med)]
         info = {"condorcet_winners": [[float(v) for v in win] for win in winners],

@@ -3,22 +3,26 @@
 Bueno de Mesquita (1994) as reconstructed by Scholz et al. (2011), with every
 ambiguity of the published versions exposed as an option (spec §2).  The
 defaults reproduce the reference numbers of the EC emissions example
-(spec §2.11).  The arithmetic lives in :mod:`stakes.kernels.eum`; this
-module handles options, levers, stopping and the round records.
+(spec §2.11).  The arithmetic of a round lives in :mod:`stakes.kernels.eum`;
+this module holds the options and :class:`EUMRounds`, the model's side of the
+round driver (:mod:`stakes.driver`: rounds, forecast, records and events).
+Levers, Δ and the stopping rules are the driver's, for single runs and
+ensembles alike.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from ..errors import InputError, ModelError
-from ..errors import Diagnostic
-from ..kernels.eum import KernelOptions, StopTracker, eum_round, median_position
-from .base import Model, ModelOptions, ModelRun, Problem, RoundRecord, Schedule, weighted_mean
-
+from ..driver import STOP_NAMES, Job, Members, Steps, StopRule, drive
+from ..errors import Diagnostic, InputError, ModelError
+from ..kernels.batched import run_rounds
+from ..kernels.eum import OFFER_TYPES, KernelOptions, eum_round, median_position
+from .base import Event, Model, ModelOptions, ModelRun, Problem, RoundRecord, Schedule
 
 # Option values of each named variant; options written explicitly beside a
 # variant override it.  "reference" is the replication code of Scholz et al.
@@ -205,15 +209,128 @@ def _arrays(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x, c, s
 
 
+@dataclass
+class EUMRecord(RoundRecord):
+    """An EUM round record, with the perceptual matrices of the round that led to it.
+
+    ``eu_challenge[i, j]`` = E^i(U_ij) and ``eu_challenged[i, j]`` = E^i(U_ji):
+    row i is actor i's perceptual quadrant (Bueno de Mesquita 1994; spec
+    §2.11 b).  Kept in memory with the run (None for round 0), not written to
+    the run store: n² numbers per round.
+    """
+
+    eu_challenge: np.ndarray | None = None
+    eu_challenged: np.ndarray | None = None
+
+
+class EUMRounds:
+    """The EUM's mathematics for the round driver (:mod:`stakes.driver`).
+
+    ``rounds`` steps every member through :func:`~stakes.kernels.eum.eum_round`
+    (through the array backend, or, when recording, round by round in numpy
+    with the quantities a record holds); ``forecast`` is the median μ or the
+    capability·salience weighted mean; ``record`` writes one round's
+    :class:`RoundRecord` with its offers as events.
+    """
+
+    def __init__(self, opts: EUMOptions, issue: str = ""):
+        self.opts = opts
+        self.kopts = opts.kernel()
+        self.issue = issue
+
+    def rule(self) -> StopRule:
+        o = self.opts
+        return StopRule(max_rounds=o.max_rounds, tol=o.tol, cycle_detection=o.cycle_detection,
+                        delta_fixed=o.delta_fixed, cycle_forecast=o.cycle_forecast)
+
+    def forecast(self, x, c, s, med=None) -> np.ndarray:
+        w = c * s
+        if self.opts.forecast == "mean":
+            tot = np.sum(w, axis=-1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = np.sum(w * x, axis=-1) / tot
+            return np.where(tot > 0, mean, np.mean(x, axis=-1))
+        if med is not None:
+            return med
+        return median_position(np, x, w, tie=self.kopts.median_tie)
+
+    def rounds(self, backend, x, c, s, lo, span, k, delta_fixed, record) -> Steps:
+        if not record:
+            pos, med = run_rounds(backend, x, c, s, lo, span, k, self.kopts, delta_fixed)
+            return Steps(pos, np.stack([self.forecast(p, c, s, m) for p, m in zip(pos, med)]))
+        pos, fcs, detail = [], [], []
+        w = c * s
+        mu = median_position(np, x, w, tie=self.kopts.median_tie)
+        for _ in range(k):
+            if delta_fixed:
+                lo_t, delta = lo, span
+            else:
+                lo_t = np.min(x, axis=-1)
+                delta = np.max(x, axis=-1) - lo_t
+            res = eum_round(np, x, c, s, lo_t, delta, self.kopts, mu=mu)
+            x = res.position
+            mu = median_position(np, x, w, tie=self.kopts.median_tie)
+            pos.append(x)
+            fcs.append(self.forecast(x, c, s, mu))
+            detail.append((res, mu))
+        return Steps(np.stack(pos), np.stack(fcs), detail)
+
+    def record(self, round_, ids, x, c, s, forecast, detail, member) -> RoundRecord:
+        w = c * s
+        tot = w.sum()
+        # weighted_mean of one column, without its (n, D) machinery: records are per round
+        mean = np.array([(w * x).sum() / tot if tot > 0 else x.mean()], dtype=float)
+        events: list[Event] = []
+        e_ij = e_ji = None
+        if detail is None:
+            mu = (float(forecast) if self.opts.forecast == "median" else
+                  float(median_position(np, x, w, tie=self.kopts.median_tie)))
+            extra: dict = {"median": [mu]}
+        else:
+            res, med = detail
+            extra = {"median": [float(med[member])],
+                     "risk": res.risk[member].tolist()}
+            e_ij, e_ji = res.e_ij[member], res.e_ji[member]
+            events = self._offers(ids, e_ij, e_ji, res.offer_type[member], res.offered[member],
+                                  res.offer_key[member])
+        return EUMRecord(round_, ids, x[:, None].copy(), np.array([float(forecast)]), mean,
+                         extra, events, e_ij, e_ji)
+
+    def _offers(self, ids, e_ij, e_ji, kind, offered, key) -> list[Event]:
+        """Each offer made, proposer first; ``accepted`` on the one each receiver took."""
+        made = kind < 3
+        if not made.any():
+            return []
+        rows, cols = np.nonzero(made)
+        chosen = np.argmin(key, axis=-1)
+        took = np.isfinite(key[np.arange(len(key)), chosen])[rows] & (chosen[rows] == cols)
+        issue = (self.issue,)
+        # Values leave numpy in bulk: per-element conversion would cost more than the round.
+        return [Event("offer", (ids[j], ids[i]), issue, {
+            "type": OFFER_TYPES[k], "eu_receiver": ei, "eu_proposer": ej, "position": pos,
+            "accepted": acc})
+            for i, j, k, ei, ej, pos, acc in zip(
+                rows.tolist(), cols.tolist(), kind[made].tolist(), e_ij[made].tolist(),
+                e_ji[made].tolist(), offered[made].tolist(), took.tolist())]
+
+
+def _stop_detail(stop: str, flat: bool, at: int, length: int, max_rounds: int) -> str:
+    if stop == "converged":
+        return ("no disagreement (all positions equal)" if flat else
+                f"converged: no position moved more than tol·Δ in round {at}")
+    if stop == "cycle":
+        return f"cycle of length {length}: round {at} repeats round {at - length}"
+    return f"max_rounds ({max_rounds}) reached"
+
+
 class EUM(Model):
     """Expected utility model of Bueno de Mesquita (1994), after Scholz et al. (2011).
 
-    Levers: a lever at round r is applied to the current positions before round
-    r + 1.  Δ stays that of the initial positions unless a lever moves a position
-    outside the range seen so far, in which case the range is widened to include
-    it (so every distance stays within [0, 1] of Δ).  Cycle detection restarts
-    after a lever, and no stopping rule ends the run before the last scheduled
-    lever has been applied.
+    Its mathematics is :class:`EUMRounds`; rounds, levers and stopping rules
+    are the round driver's (:mod:`stakes.driver`), which runs this model as a
+    batch of one with round records on.  A lever at round r is applied to
+    the current positions before round r + 1; Δ stays that of the initial
+    positions unless a lever moves a position outside the range seen so far.
     """
 
     name = "eum"
@@ -230,73 +347,47 @@ class EUM(Model):
         rng: np.random.Generator,
     ) -> ModelRun:
         opts = self.own_options(options)
-        kopts = opts.kernel()
         x, c, s = _arrays(problem)
-        cur = problem
-        lo, hi = float(x.min()), float(x.max())
-        delta_initial = hi - lo
-        lever_rounds = [r for r in schedule.rounds() if r < opts.max_rounds] if schedule else []
-        last_lever = max(lever_rounds) if lever_rounds else -1
 
-        def record(t: int, x: np.ndarray, risk: np.ndarray | None) -> RoundRecord:
-            w = c * s
-            mu = float(median_position(np, x, w, tie=kopts.median_tie))
-            mean = weighted_mean(x[:, None], w[:, None])
-            fc = np.array([mu]) if opts.forecast == "median" else mean
-            extra: dict = {"median": [mu]}
-            if risk is not None:
-                extra["risk"] = [float(v) for v in risk]
-            return RoundRecord(t, cur.actor_ids, x[:, None].copy(), fc, mean, extra)
+        def lever(r: int):
+            def step(m: Members) -> Members:
+                # The EUM reads no accommodation matrix: none to keep in step with the ids.
+                pb = schedule.apply(r, replace(problem, actor_ids=m.ids, position=m.x[0][:, None],
+                                               salience=m.s[0][:, None],
+                                               capability=m.c[0][:, None], affinity=None))
+                x, c, s = _arrays(pb)
+                return Members(pb.actor_ids, x[None], c[None], s[None])
+            return step
 
-        rounds = [record(0, x, None)]
-        tracker = StopTracker(tol=opts.tol, cycle_detection=opts.cycle_detection)
-        tracker.restart(x, 0, delta_initial)
-        stop, detail, cycle_len = "max_rounds", f"max_rounds ({opts.max_rounds}) reached", None
-        delta = delta_initial
-
-        for t in range(opts.max_rounds):
-            if t in lever_rounds:
-                cur = schedule.apply(t, cur.with_positions(x[:, None]))
-                x, c, s = _arrays(cur)
-                lo, hi = min(lo, float(x.min())), max(hi, float(x.max()))
-                tracker.restart(x, t, hi - lo)
-            if opts.delta_fixed:
-                lo_t, delta = lo, hi - lo
-            else:
-                lo_t, delta = float(x.min()), float(x.max() - x.min())
-            may_stop = t >= last_lever
-            if may_stop and float(x.max() - x.min()) == 0.0:
-                stop, detail = "converged", "no disagreement (all positions equal)"
-                break
-            res = eum_round(
-                np, x[None], c[None], s[None], np.array([lo_t]), np.array([delta]), kopts
-            )
-            new = np.asarray(res.position[0], dtype=float)
-            rounds.append(record(t + 1, new, res.risk[0]))
-            reason, length = tracker.update(x, new, t + 1, delta)
-            x = new
-            if reason is not None and t + 1 > last_lever:
-                stop, cycle_len = reason, length
-                detail = (
-                    f"converged: no position moved more than tol·Δ in round {t + 1}"
-                    if reason == "converged"
-                    else f"cycle of length {length}: round {t + 1} repeats round {t + 1 - length}"
-                )
-                break
-
-        forecast = rounds[-1].forecast.copy()
-        if stop == "cycle" and opts.cycle_forecast == "cycle_mean":
-            forecast = np.mean([r.forecast for r in rounds[-cycle_len:]], axis=0)
+        levers = {r: lever(r) for r in (schedule.rounds() if schedule else [])}
+        math = EUMRounds(opts, problem.issue_ids[0])
+        job = Job(Members(problem.actor_ids, x[None], c[None], s[None]), levers)
+        res = drive([job], math, math.rule(), "numpy", record=True)[0]
+        stop = STOP_NAMES[res.stop[0]]
+        at, length = int(res.rounds[0]), int(res.cycle_length[0])
         info = {
-            "stop_detail": detail,
-            "cycle_length": cycle_len,
-            "delta": float(delta),
-            "delta_initial": float(delta_initial),
-            "rounds_run": len(rounds) - 1,
+            "stop_detail": _stop_detail(stop, bool(res.flat[0]), at, length, opts.max_rounds),
+            "cycle_length": length if stop == "cycle" else None,
+            "delta": float(res.delta[0]),
+            "delta_initial": float(res.delta_initial[0]),
+            "rounds_run": at,
+            **res.timing.info(),
         }
-        skipped = [r for r in (schedule.rounds() if schedule else []) if r >= opts.max_rounds]
-        if skipped:
-            info["levers_not_applied"] = skipped
-        return ModelRun(
-            self.name, problem.issue_ids, opts.model_dump(), rounds, forecast, stop, info
-        )
+        return ModelRun(self.name, problem.issue_ids, opts.model_dump(), res.records[0],
+                        np.array([res.forecast[0]]), stop, info)
+
+
+def run_eum_members(x, c, s, options: EUMOptions | None = None, backend="numpy",
+                    levers=None, ids=None, **values):
+    """``B`` runs of one issue, arrays (B, n), each to its stopping rule: one driver result.
+
+    ``options`` (or option ``values``) as for :class:`EUM`; ``levers``: transforms
+    by round (:class:`stakes.driver.Members` -> Members).
+    """
+    opts = options if options is not None else EUMOptions(**values)
+    x = np.asarray(x, dtype=float)
+    ids = tuple(ids) if ids is not None else tuple(f"a{k}" for k in range(x.shape[-1]))
+    math = EUMRounds(opts)
+    job = Job(Members(ids, x, np.asarray(c, dtype=float), np.asarray(s, dtype=float)),
+              dict(levers or {}))
+    return drive([job], math, math.rule(), backend)[0]

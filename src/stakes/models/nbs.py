@@ -21,6 +21,7 @@ from pydantic import Field
 from scipy.optimize import minimize
 
 from ..errors import ModelError
+from ..kernels import batched as kb
 from .base import Model, ModelOptions, ModelRun, Problem, RoundRecord, Schedule, weighted_mean
 
 
@@ -36,14 +37,6 @@ class NBSOptions(ModelOptions):
         "an issue without one cannot be solved.")
 
 
-def _weights(c: np.ndarray, s: np.ndarray, how: str) -> np.ndarray:
-    if how == "c":
-        return c.copy()
-    if how == "cs":
-        return c * s
-    return np.ones_like(c)
-
-
 def _losses(x: np.ndarray, ideal: np.ndarray, s: np.ndarray, kappa: int) -> np.ndarray:
     """Σ_d s_id |x_d − x_id|^κ for every actor i (NaN entries count as indifference)."""
     dev = np.abs(x[None, :] - ideal) ** kappa
@@ -54,37 +47,11 @@ def solve_issue(x: np.ndarray, s: np.ndarray, w: np.ndarray, q: float, lo: float
                 kappa: int) -> tuple[float, bool]:
     """One issue: the maximiser on the feasible interval, or (q, False) if there is none.
 
-    On one issue actor i gains exactly when |y − x_i| < |q − x_i|, so the
-    feasible set is an interval; the objective is concave on it.
+    One run of :func:`stakes.kernels.batched.nbs_issue`.
     """
-    active = (w > 0) & (s > 0)  # a zero-salience actor is indifferent, not a veto player
-    if not active.any():
-        return q, False
-    xa, sa, wa = x[active], s[active], w[active]
-    r = np.abs(q - xa)
-    left, right = max(lo, float(np.max(xa - r))), min(hi, float(np.min(xa + r)))
-    if not left < right:
-        return q, False
-
-    def slope(y: float) -> float:
-        # The objective is concave, so its (sub)gradient falls through zero exactly
-        # once; bisection on its sign reaches float precision, which a search on
-        # the flat objective itself cannot (about sqrt(eps) in the location).
-        dev = y - xa
-        gain = sa * (r**kappa - np.abs(dev) ** kappa)
-        dgain = -sa * kappa * np.abs(dev) ** (kappa - 1) * np.sign(dev)
-        return float(np.sum(wa * dgain / gain))
-
-    a, b = left, right
-    for _ in range(200):
-        mid = 0.5 * (a + b)
-        if mid <= a or mid >= b:
-            break
-        if slope(mid) > 0:
-            a = mid
-        else:
-            b = mid
-    return 0.5 * (a + b), True
+    sol, ok = kb.nbs_issue(np, np.asarray(x, float)[None], np.asarray(s, float)[None],
+                           np.asarray(w, float)[None], float(q), lo, hi, kappa)
+    return float(sol[0]), bool(ok[0])
 
 
 def solve_joint(X: np.ndarray, S: np.ndarray, w: np.ndarray, q: np.ndarray, lo: np.ndarray,
@@ -134,14 +101,15 @@ def _run(name: str, problem: Problem, options: NBSOptions, schedule: Schedule,
                          "bargaining solution needs as its disagreement point")
     c = np.nanmean(problem.capability, axis=1)
     if joint:
-        w = _weights(c, np.nanmean(problem.salience, axis=1), options.nbs_weights)
+        w = kb.weights(np, c, np.nanmean(problem.salience, axis=1), options.nbs_weights)
         x, ok = solve_joint(problem.position, problem.salience, w, problem.status_quo,
                             problem.lo, problem.hi, options.kappa)
         feasible = [ok] * problem.dims
     else:
         xs, feasible = [], []
-        for d in range(problem.dims):
-            wd = _weights(problem.capability[:, d], problem.salience[:, d], options.nbs_weights)
+        for d in range(problem.dims):  # issues have their own scales
+            wd = kb.weights(np, problem.capability[:, d], problem.salience[:, d],
+                            options.nbs_weights)
             v, ok = solve_issue(problem.position[:, d], problem.salience[:, d], wd,
                                 float(problem.status_quo[d]), float(problem.lo[d]),
                                 float(problem.hi[d]), options.kappa)

@@ -215,41 +215,31 @@ def evidence_table(scn: "Scenario") -> "pd.DataFrame":
 
 
 def quadrant_points(scn: "Scenario", issue_id: str, viewer: str,
-                    eum_options: Mapping[str, Any] | None = None,
-                    positions: Mapping[str, float] | None = None
+                    eum_options: Mapping[str, Any] | None = None, round_: int = 1
                     ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """The EUM's perceptual quadrant of ``viewer`` on one issue.
+    """The EUM's perceptual quadrant of ``viewer`` on one issue, in round ``round_``.
 
     Returns the other actors and, for each, x = E^i(U_ij) and y = E^i(U_ji)
-    with i the viewer, computed by one round of :func:`stakes.kernels.eum.eum_round`
-    on the stated positions (or on ``positions``, e.g. those at the start of a
-    later round) with Δ the range of the stated positions (Scholz et al. 2011).
+    with i the viewer: what the EUM recorded for that round (its
+    :class:`~stakes.models.eum.EUMRecord`) in a baseline run of the engine
+    with these options, stopped at that round (Bueno de Mesquita 1994;
+    Scholz et al. 2011).  ValueError when the run stops before it.
     """
-    from ..kernels.eum import eum_round
-    from ..models.eum import EUMOptions
-    from ..scenario.arrays import to_problem
+    from ..engine import run_scenario
 
-    pb = to_problem(scn, (issue_id,))
-    ids = list(pb.actor_ids)
+    opts = {**dict(eum_options or {}), "max_rounds": round_}
+    run = run_scenario(scn, ["eum"], options={"eum": opts}, issues=[issue_id])[0].run
+    if len(run.rounds) <= round_:
+        raise ValueError(f"the expected utility model stops at round {len(run.rounds) - 1} "
+                         f"({run.info.get('stop_detail', run.stop)}), before round {round_}")
+    rec = run.rounds[round_]
+    ids = list(rec.actor_ids)
     if viewer not in ids:
         raise KeyError(viewer)
-    opts = EUMOptions(**dict(eum_options or {}))
-    x0 = pb.position[:, 0].astype(float)
-    x = x0 if positions is None else np.array([positions.get(a, v) for a, v in zip(ids, x0)],
-                                              dtype=float)
-    c = pb.capability[:, 0].astype(float)
-    s = pb.salience[:, 0].astype(float)
-    if opts.delta_fixed:
-        lo, delta = float(x0.min()), float(x0.max() - x0.min())
-    else:
-        lo, delta = float(x.min()), float(x.max() - x.min())
-    res = eum_round(np, x[None], c[None], s[None], np.array([lo]), np.array([delta]),
-                    opts.kernel())
     i = ids.index(viewer)
     others = [k for k in range(len(ids)) if k != i]
-    e_ij = np.asarray(res.e_ij[0])
-    e_ji = np.asarray(res.e_ji[0])
-    return [ids[k] for k in others], e_ij[i, others], e_ji[i, others]
+    return ([ids[k] for k in others], np.asarray(rec.eu_challenge)[i, others],
+            np.asarray(rec.eu_challenged)[i, others])
 
 
 def default_viewer(scn: "Scenario", issue_id: str) -> str | None:
@@ -440,15 +430,12 @@ def build_report(
         if iss not in issues:
             continue
         chosen = list(viewers) if viewers else [default_viewer(scn, iss)]
-        positions = None
-        if quadrant_round > 1 and len(res["rounds"]) >= quadrant_round:
-            positions = {a: _at(v, 0) for a, v in
-                         res["rounds"][quadrant_round - 1]["positions"].items()}
         for viewer in chosen:
             if viewer is None:
                 continue
             try:
-                others, x, y = quadrant_points(scn, iss, viewer, res.get("options"), positions)
+                others, x, y = quadrant_points(scn, iss, viewer, res.get("options"),
+                                               quadrant_round)
             except KeyError:
                 rep.notes.append(f"No perceptual quadrant map for {viewer} on {iss}: it takes "
                                  "no position on that issue.")
