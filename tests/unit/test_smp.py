@@ -483,7 +483,8 @@ def test_lever_at_round_zero_acts_before_the_first_turn(d3):
         return p.with_positions(np.clip(p.position + 5.0, 0, 100))
 
     r = run(d3, schedule=Schedule({0: (shift,)}))
-    np.testing.assert_array_equal(r.rounds[0].position, d3.position)
+    # round 0's record holds the inputs after the round-0 lever (docs/reference/json.md)
+    np.testing.assert_array_equal(r.rounds[0].position, np.clip(d3.position + 5.0, 0, 100))
     plain = run(d3.with_positions(np.clip(d3.position + 5.0, 0, 100)))
     np.testing.assert_allclose(r.rounds[-1].position, plain.rounds[-1].position, atol=1e-9)
 

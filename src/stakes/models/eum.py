@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from ..driver import STOP_NAMES, Job, Members, Steps, StopRule, drive
-from ..errors import Diagnostic, InputError, ModelError
+from ..errors import ModelError
 from ..kernels.batched import run_rounds
 from ..kernels.eum import OFFER_TYPES, KernelOptions, eum_round, median_position
 from .base import Event, Model, ModelOptions, ModelRun, Problem, RoundRecord, Schedule
@@ -190,20 +190,11 @@ def _arrays(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             f"EUM is a single-issue model; got a problem with {problem.dims} issues "
             f"({', '.join(problem.issue_ids)}); run it once per issue"
         )
+    # The values were checked when the problem was built (models.base.Problem).
     x = np.asarray(problem.position, dtype=float)[:, 0]
     s = np.asarray(problem.salience, dtype=float)[:, 0]
     c = np.asarray(problem.capability, dtype=float)[:, 0]
     issue = problem.issue_ids[0]
-    bad = []
-    for name, arr in (("position", x), ("salience", s), ("capability", c)):
-        for k in np.flatnonzero(~np.isfinite(arr)):
-            bad.append(f"actor {problem.actor_ids[k]!r}: {name} is missing or not finite")
-    for k in np.flatnonzero(np.isfinite(s) & ((s < 0) | (s > 1))):
-        bad.append(f"actor {problem.actor_ids[k]!r}: salience {s[k]} outside [0, 1]")
-    for k in np.flatnonzero(np.isfinite(c) & (c < 0)):
-        bad.append(f"actor {problem.actor_ids[k]!r}: capability {c[k]} is negative")
-    if bad:
-        raise InputError([Diagnostic(b, field=f"issue {issue}") for b in bad])
     if len(x) == 0:
         raise ModelError(f"EUM on issue {issue!r}: no actor takes a position")
     return x, c, s

@@ -314,6 +314,9 @@ class Exchange(Model):
         cur = problem
         scales = _Scales(cur.lo, cur.hi, cur.issue_ids, opts.arithmetic)
         kern = build_kernel(cur, opts, rand)
+        if 0 in lever_rounds:
+            # A lever at round 0 changes the inputs: round 0's record shows them after it.
+            cur, kern, scales = self._apply_levers(0, cur, kern, scales, schedule, opts)
         D = cur.dims
         pos0 = np.array(
             [
@@ -332,7 +335,7 @@ class Exchange(Model):
             "candidates": [],
         }
         for r in range(opts.rounds):
-            if r in lever_rounds:
+            if r in lever_rounds and r > 0:
                 cur, kern, scales = self._apply_levers(r, cur, kern, scales, schedule, opts)
             res = kern.play_round()
             ids = cur.actor_ids

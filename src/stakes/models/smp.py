@@ -216,6 +216,11 @@ class SMP(Model):
         if problem.dims < 1:
             raise ModelError("smp: the problem has no issues")
 
+        timing = lever_timing(schedule.rounds() if schedule else (), opts.max_turns)
+        if 0 in timing.applied:
+            # A lever at round 0 changes the inputs: round 0's record shows them after it.
+            problem = schedule.apply(0, problem)
+        lever_rounds = tuple(r for r in timing.applied if r > 0)
         dropped: list[str] = []
         filled: dict[str, set[str]] = {}
         normalized: list[str] = []
@@ -224,8 +229,6 @@ class SMP(Model):
         ids: list[tuple[str, ...]] = [tuple(cur.actor_ids[i] for i in keep)]
         cur = _restrict(cur, keep)
         start = cur
-        timing = lever_timing(schedule.rounds() if schedule else (), opts.max_turns)
-        lever_rounds = timing.applied
         state = {"problem": cur, "gaps": gaps[keep]}
 
         def hook(r: int, x: np.ndarray, ideal: np.ndarray):
@@ -454,8 +457,9 @@ def _arrays(problem: Problem, keep: list[int], lo: np.ndarray, span: np.ndarray,
 
     The problem's values are valid (positions on their scales, saliences in [0, 1],
     affinity in [0, 1]: :class:`~stakes.models.base.Problem` checks them); what is
-    checked here is what SMP alone needs.  Under ``salience_normalization='per_actor'`` an actor's saliences summing to more
-    than 1 are divided by their sum (its id is added to ``normalized``).
+    checked here is what SMP alone needs.  Under ``salience_normalization='per_actor'`` an
+    actor's saliences summing to more than 1 are divided by their sum (its id is added to
+    ``normalized``).
     """
     ids = [problem.actor_ids[i] for i in keep]
     pos = np.asarray(problem.position, dtype=float)[keep]
