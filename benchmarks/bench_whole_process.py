@@ -160,7 +160,7 @@ def main(argv=None) -> int:
         if not case.path.exists():
             print(f"{case.key:<22}input not found: {case.path}")
             continue
-        cmd = stakes + ["run", str(case.path), "--no-save", *case.args]
+        cmd = stakes + ["run", os.path.relpath(case.path), "--no-save", *case.args]
         timed(cmd, env)  # warm the file cache; not counted
         mine = median_of(cmd, args.repeat, env)
         peer_cmd = peer_command(case, args)
