@@ -177,7 +177,8 @@ def main(argv=None) -> int:
                                   "peer_source": source, "ratio": ratio, "goal": case.goal}
         print(f"{case.key:<22}{mine['wall_s']:>9.3f}{mine['cpu_s']:>7.2f}"
               + (f"{peer_s:>9.2f}" if peer_s else f"{'-':>9}") + f"  {source:<10}"
-              + (f"{ratio:>7.0f}x" if ratio else f"{'-':>8}") + f"{case.goal:>6.0f}x")
+              + (f"{ratio:>7.{0 if ratio >= 10 else 2}f}x" if ratio else f"{'-':>8}")
+              + f"{case.goal:>6.0f}x")
     if any(c["peer_source"] == "recorded" for c in out["cases"].values()):
         print("recorded: the peer is not installed here; its whole-process time measured "
               "earlier on these machines (issue 15)")
