@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -38,6 +39,7 @@ _PRELUDE = textwrap.dedent('''
         code = exc.code or 0
     loaded = sorted({m.split(".")[0] for m in sys.modules})
     print("\\nLOADED " + json.dumps(loaded), file=sys.stderr)
+    print("\\nMODULES " + json.dumps(sorted(sys.modules)), file=sys.stderr)
     sys.exit(code)
 ''')
 
@@ -49,16 +51,43 @@ def _stakes(*args: str, hidden: list[str] = (), env: dict | None = None
                           env={**os.environ, **(env or {})})
 
 
+def _modules(proc: subprocess.CompletedProcess) -> set[str]:
+    line = [x for x in proc.stderr.splitlines() if x.startswith("MODULES ")][-1]
+    return set(json.loads(line[len("MODULES "):]))
+
+
 def _loaded(proc: subprocess.CompletedProcess) -> set[str]:
     line = [x for x in proc.stderr.splitlines() if x.startswith("LOADED ")][-1]
     return set(json.loads(line[len("LOADED "):]))
 
 
-@pytest.mark.parametrize("args", [["--help"], ["run", "--no-save"], ["models"]])
+SMALL = str(Path(__file__).resolve().parents[2] / "src" / "stakes" / "data" / "scenarios"
+            / "ec-emissions.yaml")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--no-save"], ["models"],
+                                  ["run", SMALL, "--no-save"],
+                                  ["run", SMALL, "--no-save", "--model", "eum", "--rounds", "10"]])
 def test_plain_commands_import_no_extra(args):
     proc = _stakes(*args)
     assert proc.returncode == 0, proc.stderr
     assert not _loaded(proc) & set(HEAVY)
+
+
+def test_help_loads_no_model_code():
+    # The help screen needs typer and rich only: not the engine, numpy or pydantic.
+    proc = _stakes("--help")
+    assert proc.returncode == 0, proc.stderr
+    loaded = _loaded(proc)
+    assert not loaded & {"numpy", "pydantic", "ruamel", "scipy"}
+    assert "stakes.engine" not in _modules(proc)
+
+
+def test_a_csv_run_loads_no_xml_or_network_code():
+    # defusedxml's SAX reader drags in urllib.request, http.client and ssl; only XML input needs it.
+    proc = _stakes("run", SMALL, "--no-save", "--model", "median")
+    assert proc.returncode == 0, proc.stderr
+    assert not _loaded(proc) & {"defusedxml", "ssl", "http"}
 
 
 def test_default_run_works_with_the_core_alone():

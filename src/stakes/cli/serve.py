@@ -20,7 +20,7 @@ def _is_loopback(host: str) -> bool:
 
 def register(app: typer.Typer) -> None:
     """Add the ``serve`` command to the CLI."""
-    from ..web.jobs import Limits
+    from ..web.limits import Limits
 
     d = Limits()
 

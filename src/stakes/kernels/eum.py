@@ -283,6 +283,9 @@ def _pow(xp, base, rho):
     """
     if isinstance(rho, float) and rho == 1.0:
         return base
+    fast = getattr(xp, "pow_nonneg", None)
+    if fast is not None:  # the same formula, with log and exp that a compiler vectorises
+        return fast(base, rho)
     with np.errstate(divide="ignore"):
         return xp.exp(rho * xp.log(base))
 

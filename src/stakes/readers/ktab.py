@@ -35,18 +35,19 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from xml.sax import handler as sax_handler
 from xml.sax import SAXParseException
 from xml.sax.handler import ContentHandler
 
 import numpy as np
-from defusedxml.common import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
-from defusedxml.expatreader import DefusedExpatParser
 
 from stakes.errors import InputError, DiagnosticList
 from stakes.fileio import check_items, decode_text, limits, read_input
 from stakes.kernels.smp import CHOICES, KTAB_NAMES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from defusedxml.expatreader import DefusedExpatParser
 
 __all__ = [
     "KtabActor",
@@ -462,6 +463,11 @@ def _parse_xml_tree(data: bytes, out: DiagnosticList) -> _Node:
             line = data.count(b"\n", 0, decl.start(2)) + 1
             raise out.fail(f"unsupported XML encoding {enc[:40]!r}; save the file as UTF-8",
                            line, None, None)
+    # Imported here: the SAX reader pulls in urllib, http and ssl, which a run of a CSV
+    # scenario does not need (stakes' start-up time, docs/performance.md).
+    from defusedxml.common import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
+    from defusedxml.expatreader import DefusedExpatParser
+
     builder = _TreeBuilder(limits())
     parser = DefusedExpatParser(forbid_dtd=True, forbid_entities=True, forbid_external=True)
     parser.setContentHandler(builder)
