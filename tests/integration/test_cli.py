@@ -17,9 +17,24 @@ def invoke(*args: str):
 
 
 def test_run_default_scenario_table():
-    res = invoke("run")
+    res = invoke("run", "--no-save", "--members", "40")
     assert res.exit_code == 0, res.output
-    assert "baseline" in res.output and "US recognition of a Palestinian state" in res.output
+    text = res.output
+    assert "Forecast (headline): EUM: BDM's median μ after bargaining" in text
+    assert "80% interval of 40 members" in text
+    assert all(len(line) <= 100 for line in text.splitlines())
+    # one line per issue: headline, median, interval, verdict, pivot
+    from stakes.api import load
+
+    rows = {line.split()[0]: line for line in text.splitlines()
+            if line[:1].strip() and line.split()[0] in {i.id for i in load(None).issues}}
+    assert len(rows) == 11
+    assert all(any(v in line for v in ("robust", "fragile", "cycling", "degenerate"))
+               for line in rows.values())
+    # the EUM's 2-cycle on the defence treaty is shown as its range, flagged
+    assert "↻" in rows["defense_treaty"] and "cycling" in rows["defense_treaty"]
+    # then one block per lever or plan, with effects and flags
+    assert "recognition_conditional_elections (lever)" in text and "mechanical" in text
 
 
 def test_run_json_contract():
@@ -27,7 +42,9 @@ def test_run_json_contract():
                  "--format", "json")
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
-    assert set(doc) == {"stakes_version", "scenario", "results"}
+    # the contract adds keys, never removes or renames them
+    assert {"stakes_version", "scenario", "results"} <= set(doc)
+    assert {"assessments", "assessment_settings"} <= set(doc)
     assert doc["scenario"]["name"].startswith("EC car emission")
     r = doc["results"][0]
     assert {"model", "issue", "options", "rounds", "forecast", "stop", "lever", "plan"} <= set(r)

@@ -137,8 +137,27 @@ def run(
     calibrated: bool = typer.Option(False, "--calibrated", help="Tables: an 80% interval "
                                     "per forecast from the models' errors on EU legislative "
                                     "bargaining (DEU III; docs/backtest.md)."),
+    members: int = typer.Option(200, "--members", min=0, max=1_000_000,
+                                help="Ensemble members behind each interval and verdict "
+                                "(0: none)."),
+    slow_members: int = typer.Option(0, "--slow-members", min=0, max=100_000,
+                                     help="Members for models without a batched kernel (smp, "
+                                     "exchange, nbs-joint); each costs a full run."),
+    fragile: float = typer.Option(0.25, "--fragile", min=0.0, max=1.0,
+                                  help="Fragile: an interval wider than this share of the "
+                                  "scale."),
+    zero_effect: float = typer.Option(0.01, "--zero-effect", min=0.0, max=1.0,
+                                      help="Effects within this share of the scale count as "
+                                      "none."),
+    spillover: float = typer.Option(0.05, "--spillover", min=0.0, max=1.0,
+                                    help="Spillover: a joint model moves an issue the lever "
+                                    "does not touch by more than this share of the scale."),
 ) -> None:
-    """Run models on a scenario: the baseline, and every lever and plan it defines."""
+    """Run models on a scenario: the baseline, and every lever and plan it defines.
+
+    Every forecast comes with an ensemble interval and a verdict (robust, fragile, cycling,
+    degenerate); every lever effect with its paired interval and flags (docs: Reading a
+    forecast)."""
     from ..api import load
     from ..engine import DEFAULT_MODELS, check_seed, run_scenario
     from ..models import model_names
@@ -155,6 +174,12 @@ def run(
     explicit = model is not None and "all" not in (model or [])
     results = run_scenario(scn, models, options=options, interventions=ivs, rounds=rounds,
                            seed=seed, skip_inapplicable=not explicit)
+    from ..forecast import Thresholds, assess
+
+    results = assess(scn, results, options=options, rounds=rounds, seed=seed, members=members,
+                     slow_members=slow_members,
+                     thresholds=Thresholds(fragile_width=fragile, zero=zero_effect,
+                                           spillover=spillover))
     # The forecast is printed before the run is recorded: a store that is busy (a sweep
     # writing) or cannot be opened costs the record, never the computed result.
     if fmt == "json":
@@ -163,11 +188,14 @@ def run(
         text = json.dumps(to_document(scn, results), indent=2, allow_nan=False)
         _emit(text, output)
     else:
-        from .tables import results_tables
+        from .tables import forecast_summary, results_tables
 
         def draw(console: Console) -> None:
-            results_tables(console, scn, results, detail, calibrated)
-            _expectations(scn, results, models, console)
+            if detail or calibrated:
+                results_tables(console, scn, results.results, detail, calibrated)
+            else:
+                forecast_summary(console, results)
+            _expectations(scn, results.results, models, console)
 
         _tables_to(output, draw)
     if save:

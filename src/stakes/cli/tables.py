@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..engine import Result
+from ..forecast.headline import cycle_range, is_baseline, statistic, strategic_first
 from ..results import baseline_forecasts
 from ..scenario.schema import Scenario
 
@@ -27,17 +28,6 @@ def _trajectory(values: list[float]) -> str:
         return " → ".join(_fmt(v) for v in shown)
     head = values[: MAX_TRAJECTORY - 2]
     return " → ".join(_fmt(v) for v in head) + " → … → " + _fmt(values[-1])
-
-
-def cycle_range(run, d: int) -> tuple[float, float] | None:
-    """Lowest and highest forecast over the rounds of the cycle a run ended in, when they
-    differ: the reported forecast (e.g. a cycle mean) is then no round's forecast."""
-    length = run.info.get("cycle_length") if run.stop == "cycle" else None
-    if not length:
-        return None
-    values = [float(rec.forecast[d]) for rec in run.rounds[-int(length):]]
-    lo, hi = min(values), max(values)
-    return (lo, hi) if hi - lo > 5e-3 else None
 
 
 # Marks a forecast taken over a cycle whose rounds disagree (see cycle_range).
@@ -70,13 +60,15 @@ def results_tables(console: Console, scn: Scenario, results: list[Result],
     notice = as_of_notice(scn)
     if notice:
         console.print(notice, markup=False, style="yellow")
-    if any_levers and not detail:
+    if any_levers:
         lever_comparison(console, scn, results)
-        console.print("[dim]Trajectories: stakes run --detail; JSON: --format json.[/dim]")
-        return
+        if not detail:
+            console.print("[dim]Trajectories: stakes run --detail; JSON: --format json.[/dim]")
+            return
     for issue in scn.issues:
-        rows = [(r, r.run.issue_ids.index(issue.id)) for r in results
-                if issue.id in r.run.issue_ids]
+        order = {m: k for k, m in enumerate(strategic_first(r.run.model for r in results))}
+        rows = sorted([(r, r.run.issue_ids.index(issue.id)) for r in results
+                       if issue.id in r.run.issue_ids], key=lambda rd: order[rd[0].run.model])
         if not rows:
             continue
         t = Table(title=_issue_title(issue), title_justify="left")
@@ -107,6 +99,9 @@ def results_tables(console: Console, scn: Scenario, results: list[Result],
             cells += [stop, traj, _short_list(r.moved)]
             t.add_row(*cells)
         console.print(t)
+    base_models = [m for m in strategic_first(r.run.model for r in results) if is_baseline(m)]
+    if base_models:
+        console.print(f"[dim]{', '.join(base_models)}: non-strategic baselines.[/dim]")
     if calibrated:
         console.print("[dim]* 80% interval (the shortest holding 80%) from the model's error on EU legislative "
                       "bargaining (DEU III, out of fold: docs/backtest.md); it assumes this "
@@ -128,7 +123,7 @@ def lever_comparison(console: Console, scn: Scenario, results: list[Result]) -> 
     against the baseline; and the actors that ended elsewhere than in the baseline."""
     base = baseline_forecasts(results)
     cycling = False
-    models = list(dict.fromkeys(r.run.model for r in results))
+    models = strategic_first(r.run.model for r in results)
     labels = list(dict.fromkeys(r.intervention.label for r in results))
     for issue in scn.issues:
         cell: dict[tuple[str, str], str] = {}
@@ -155,7 +150,7 @@ def lever_comparison(console: Console, scn: Scenario, results: list[Result]) -> 
         t = Table(title=_issue_title(issue), title_justify="left")
         t.add_column("lever / plan")
         for m in models:
-            t.add_column(m, justify="right")
+            t.add_column(f"{m} (baseline)" if is_baseline(m) else m, justify="right")
         t.add_column("actors moved vs baseline")
         for label in labels:
             if not any((label, m) in cell for m in models):
@@ -198,3 +193,108 @@ def models_table(console: Console, models: list) -> None:
         for k, f in m.Options.model_fields.items():
             t.add_row(k, repr(f.default), f.description or "")
         console.print(t)
+
+
+# --------------------------------------------------------------------------
+# The default output of ``stakes run``: one line per issue, one block per lever (100 columns)
+
+
+def _num(v: float | None, signed: bool = False) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    return f"{v:+.2f}" if signed else f"{v:.2f}"
+
+
+def _span(iv, signed: bool = False) -> str:
+    return "—" if iv is None else f"{_num(iv.lo, signed)} … {_num(iv.hi, signed)}"
+
+
+def _pivot(names: list[str]) -> str:
+    return "—" if not names else names[0] + (f" +{len(names) - 1}" if len(names) > 1 else "")
+
+
+def _wrap(console: Console, text: str, indent: str = "") -> None:
+    import textwrap
+
+    for line in textwrap.wrap(text, width=100, subsequent_indent=indent,
+                              break_on_hyphens=False):
+        console.print(line, markup=False, highlight=False)
+
+
+def forecast_summary(console: Console, fc) -> None:
+    """The headline model's forecast per issue, then each lever's and plan's effects."""
+    from ..scenario.review import as_of_notice
+
+    scn = fc.scenario
+    console.print(f"[bold]{scn.metadata.name}[/bold]"
+                  + (f" (as of {scn.metadata.as_of})" if scn.metadata.as_of else ""))
+    notice = as_of_notice(scn)
+    if notice:
+        console.print(notice, markup=False, style="yellow")
+    models = fc.models
+    if not models:
+        return
+    head = models[0]
+    th = fc.thresholds
+    n = fc.members.get(head, 0)
+    kind = "baseline" if is_baseline(head) else "headline"
+    run0 = next(r.run for r in fc.results if r.run.model == head)
+    _wrap(console, f"Forecast ({kind}): {statistic(head, run0.options)}. "
+          + (f"{th.level:.0%} interval of {n} members drawn from the scenario's uncertainty "
+             f"(seed {fc.seed}); fragile: interval wider than {th.fragile_width:.0%} of the "
+             "scale." if n else "No ensemble (--members 0): no intervals."))
+    row = "{:<22} {:>10} {:>8} {:>17}  {:<10} {}"
+    console.print(row.format("issue", "forecast", "median", f"{th.level:.0%} interval",
+                             "verdict", "pivot"), style="bold", markup=False, highlight=False)
+    for a in fc.rows(head, "baseline"):
+        iv = a.forecast
+        console.print(row.format(a.issue[:22], a.headline.text(),
+                                 _num(iv.median) if iv else "—", _span(iv),
+                                 a.verdict or "—", _pivot(a.pivot)),
+                      markup=False, highlight=False)
+    levers = fc.rows(head, "lever")
+    if levers:
+        console.print()
+        console.print(f"Levers and plans: shift of {head}'s forecast against the baseline "
+                      "(paired: the same members)", style="bold", markup=False)
+        eff = "  {:<22} {:>8} {:>8} {:>17}  {:<10} {}"
+        console.print(eff.format("issue", "effect", "median", f"{th.level:.0%} interval",
+                                 "verdict", "flags"), style="bold", markup=False,
+                      highlight=False)
+        labels = list(dict.fromkeys(a.intervention.label for a in levers))
+        quiet = []
+        for label in labels:
+            rows = [a for a in levers if a.intervention.label == label and a.moves(th.zero)]
+            iv0 = rows[0].intervention if rows else next(
+                a.intervention for a in levers if a.intervention.label == label)
+            if not rows:
+                quiet.append(iv0.id)
+                continue
+            rows.sort(key=lambda a: -abs(a.effect.median if a.effect else a.shift or 0.0))
+            console.print(f"{iv0.id} ({iv0.kind})", style="bold", markup=False,
+                          highlight=False)
+            for a in rows:
+                e = a.effect
+                console.print(eff.format(a.issue[:22], _num(a.shift, True),
+                                         _num(e.median, True) if e else "—",
+                                         _span(e, True), a.effect_verdict or "—",
+                                         ", ".join(a.flags)),
+                              markup=False, highlight=False)
+        if quiet:
+            _wrap(console, f"No effect on {head} (beyond {th.zero:.0%} of the scale): "
+                  + ", ".join(quiet), indent="  ")
+    others = [m for m in models if m != head]
+    notes = []
+    if any(a.headline.cycle is not None for a in fc.assessments if a.model == head):
+        notes.append(f"{CYCLE_MARK}: the run ends in a cycle whose rounds disagree; its range "
+                     "is shown, not a forecast.")
+    notes.append("Flags: mechanical = bargaining adds nothing to what the lever imposes; "
+                 "overshoot = the forecast moves further than the lever moved any actor; "
+                 "spillover = a joint model moves an issue the lever does not touch.")
+    if others:
+        notes.append("Other models (" + ", ".join(
+            m + (" baseline" if is_baseline(m) else "") for m in others)
+            + "): stakes run --detail or --format json.")
+    notes.append("Why a forecast came out as it did: stakes explain ISSUE.")
+    for note in notes:
+        _wrap(console, note)
