@@ -293,6 +293,53 @@ def levers(
 
 @app.command()
 @reports_errors
+def explain(
+    targets: list[str] = typer.Argument(..., metavar="[SCENARIO] ISSUE",
+                                        help="The issue, after the scenario (default: the "
+                                        "embedded one)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m",
+                                        help="Model (default: the headline model, eum)."),
+    lever: Optional[str] = typer.Option(None, "--lever", help="Explain the run under a lever."),
+    plan: Optional[str] = typer.Option(None, "--plan", help="Explain the run under a plan."),
+    set_: Optional[list[str]] = typer.Option(
+        None, "--set", help="Model option, MODEL.OPTION=VALUE (repeatable)."),
+    rounds: Optional[int] = typer.Option(None, "--rounds", min=1, max=100_000),
+    seed: int = typer.Option(0, "--seed"),
+    members: int = typer.Option(200, "--members", min=0, max=1_000_000,
+                                help="Ensemble members behind the verdict (0: none)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+) -> None:
+    """Why a forecast came out as it did: pivot, weight for and against change, each actor's
+    start -> end and contribution, and the events of each round."""
+    from ..api import load
+    from ..engine import check_seed
+    from ..forecast.explain import explain as do_explain
+
+    check_seed(seed)
+    if fmt not in ("table", "json"):
+        raise OptionError(f"--format {fmt!r}: expected table or json")
+    if len(targets) > 2:
+        raise OptionError(f"expected [SCENARIO] ISSUE, got {len(targets)} arguments")
+    if lever and plan:
+        raise OptionError("--lever and --plan: give one of them")
+    scenario, issue = (None, targets[0]) if len(targets) == 1 else targets
+    scn = load(scenario)
+    name = model or "eum"
+    ex = do_explain(scn, issue, model=name, lever=lever, plan=plan,
+                    options=parse_sets(set_, [name]), rounds=rounds, seed=seed,
+                    members=members)
+    if fmt == "json":
+        from ..results import _num
+
+        sys.stdout.write(json.dumps(_num(ex.as_dict()), indent=2, allow_nan=False) + "\n")
+        return
+    from .tables import explanation_table
+
+    explanation_table(out, ex)
+
+
+@app.command()
+@reports_errors
 def models(
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:

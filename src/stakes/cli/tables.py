@@ -298,3 +298,21 @@ def forecast_summary(console: Console, fc) -> None:
     notes.append("Why a forecast came out as it did: stakes explain ISSUE.")
     for note in notes:
         _wrap(console, note)
+
+
+def explanation_table(console: Console, ex, limit: int = 20) -> None:
+    """The narrative of an explanation, then its actors: start -> end, weight, contribution."""
+    for line in ex.narrative():
+        _wrap(console, line, indent="  ")
+    console.print()
+    row = "{:<22} {:>8} {:>8} {:>7} {:>13} {:>7}"
+    how = "shapley" if ex.contribution_method == "shapley" else "leave-one-out"
+    console.print(row.format("actor", "start", "end", "weight", how, "events"), style="bold",
+                  markup=False, highlight=False)
+    for a in ex.actors[:limit]:
+        console.print(row.format(a.actor[:22], _num(a.start), _num(a.end), f"{a.weight:.0%}",
+                                 _num(a.contribution, True), a.events),
+                      markup=False, highlight=False)
+    if len(ex.actors) > limit:
+        console.print(f"... {len(ex.actors) - limit} more actors (--format json)",
+                      markup=False)
