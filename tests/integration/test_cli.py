@@ -119,3 +119,45 @@ def test_new_writes_a_template_that_runs(tmp_path):
     assert labels == {(None, None), ("pressure", None), (None, "campaign")}
     res = invoke("new", str(target))
     assert res.exit_code == 2 and "exists" in res.stderr
+
+
+LEVERS = """
+stakes: 1
+metadata: {name: levers}
+actors:
+- {id: d, name: D, capability: 10}
+- {id: l, name: L, capability: 1}
+- {id: r, name: R, capability: 1}
+issues:
+- {id: x, name: X, status_quo: 0}
+- {id: y, name: Y, status_quo: 0}
+entries:
+- {actor: d, issue: x, position: 30, salience: 0.9}
+- {actor: l, issue: x, position: 10, salience: 0.5}
+- {actor: r, issue: x, position: 70, salience: 0.5}
+- {actor: d, issue: y, position: 50, salience: 0.9}
+- {actor: l, issue: y, position: 20, salience: 0.5}
+levers:
+- {id: big, name: big, effects: [{actor: d, issues: [x], position: {set: 90}},
+                                 {actor: d, issues: [y], position: {set: 60}}]}
+- {id: none, name: none, effects: [{actor: r, issues: [x], salience: {set: 0.5}}]}
+"""
+
+
+def test_levers_ranks_every_issue_a_lever_moves(tmp_path):
+    path = tmp_path / "levers.yaml"
+    path.write_text(LEVERS)
+    res = invoke("levers", str(path), "--members", "20")
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    start = lines.index("big (lever): moves 2 issues")
+    block = [ln.split() for ln in lines[start + 2:start + 8] if ln.startswith("  ")]
+    # ranked by the size of the effect: x (+60) before y (+10), every model
+    assert [b[0] for b in block] == ["x"] * 3 + ["y"] * 3
+    assert "No effect on any forecast (beyond 1% of the scale): none" in res.output
+    res = invoke("levers", str(path), "--members", "20", "-f", "json")
+    rows = json.loads(res.stdout)
+    big_x = next(r for r in rows if r["lever"] == "big" and r["issue"] == "x"
+                 and r["model"] == "median")
+    assert big_x["shift"] == pytest.approx(60.0) and big_x["flags"] == ["mechanical"]
+    assert big_x["effect"]["members"] == 20 and big_x["imposed"] == pytest.approx(60.0)

@@ -268,27 +268,31 @@ def levers(
     model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Models (repeatable)."),
     rounds: Optional[int] = typer.Option(None, "--rounds", min=1, max=100_000),
     seed: int = typer.Option(0, "--seed"),
+    members: int = typer.Option(200, "--members", min=0, max=1_000_000,
+                                help="Ensemble members behind each effect's interval."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
-    """Each lever's and plan's shift of every forecast against the baseline."""
+    """Per lever and plan: every issue and model it moves, ranked by the size of the effect."""
     from ..api import load
     from ..engine import DEFAULT_MODELS, check_seed, interventions_for, run_scenario
-    from .tables import lever_comparison, lever_effects
+    from ..forecast import assess
+    from .tables import lever_effects, lever_ranking
 
     check_seed(seed)
+    if fmt not in ("table", "json"):
+        raise OptionError(f"--format {fmt!r}: expected table or json")
     scn = load(scenario)
     if not scn.levers and not scn.plans:
         raise OptionError(f"scenario {scn.metadata.name!r} defines no levers or plans")
     models = list(model or DEFAULT_MODELS)
     results = run_scenario(scn, models, interventions=interventions_for(scn, "all", "all"),
                            rounds=rounds, seed=seed, skip_inapplicable=model is None)
+    fc = assess(scn, results, rounds=rounds, seed=seed, members=members)
     if fmt == "json":
-        sys.stdout.write(json.dumps(lever_effects(results), indent=2, allow_nan=False) + "\n")
-    elif fmt == "table":
-        lever_comparison(out, scn, results)
-        _expectations(scn, results, models)
+        sys.stdout.write(json.dumps(lever_effects(fc), indent=2, allow_nan=False) + "\n")
     else:
-        raise OptionError(f"--format {fmt!r}: expected table or json")
+        lever_ranking(out, fc)
+        _expectations(scn, results, models)
 
 
 @app.command()

@@ -164,23 +164,55 @@ def lever_comparison(console: Console, scn: Scenario, results: list[Result]) -> 
         console.print(f"[dim]{CYCLE_NOTE}[/dim]")
 
 
-def lever_effects(results: list[Result]) -> list[dict[str, Any]]:
-    """Per issue, model and intervention: forecast, shift against the baseline, movers."""
-    base = baseline_forecasts(results)
+def lever_effects(fc) -> list[dict[str, Any]]:
+    """Per issue, model and intervention: forecast, shift against the baseline, movers, and
+    the assessment's interval, verdict, imposed/bargained split and flags."""
     out = []
-    for r in results:
-        for d, iss in enumerate(r.run.issue_ids):
-            f = float(r.run.forecast[d])
-            b = base.get((r.run.model, iss))
-            out.append({
-                "issue": iss, "model": r.run.model,
-                "lever": r.intervention.id if r.intervention.kind == "lever" else None,
-                "plan": r.intervention.id if r.intervention.kind == "plan" else None,
-                "forecast": None if math.isnan(f) else f,
-                "shift": None if b is None or math.isnan(f - b) else f - b,
-                "moved": list(r.moved),
-            })
+    for a in fc.assessments:
+        f = float(a.result.run.forecast[a.result.run.issue_ids.index(a.issue)])
+        doc = a.as_dict()
+        out.append({
+            "issue": a.issue, "model": a.model, "lever": doc["lever"], "plan": doc["plan"],
+            "forecast": None if math.isnan(f) else f,
+            "shift": None if a.shift is None or math.isnan(a.shift) else a.shift,
+            "moved": list(a.result.moved),
+            **{k: doc[k] for k in ("statistic", "effect", "effect_verdict", "imposed",
+                                   "bargained", "flags")},
+        })
     return out
+
+
+def lever_ranking(console: Console, fc) -> None:
+    """Per lever and plan: every (issue, model) it moves, ranked by the size of the effect."""
+    th = fc.thresholds
+    order = {m: k for k, m in enumerate(fc.models)}
+    rows = [a for a in fc.assessments if a.intervention.kind != "baseline"]
+    labels = list(dict.fromkeys(a.intervention.label for a in rows))
+    fmt = "  {:<21} {:<12} {:>8} {:>17}  {:<10} {}"
+    quiet = []
+    for label in labels:
+        moved = [a for a in rows if a.intervention.label == label and a.moves(th.zero)]
+        iv0 = next(a.intervention for a in rows if a.intervention.label == label)
+        if not moved:
+            quiet.append(iv0.id)
+            continue
+        moved.sort(key=lambda a: (-abs(a.shift or 0.0), order.get(a.model, 99)))
+        issues = len({a.issue for a in moved})
+        console.print(f"{iv0.id} ({iv0.kind}): moves {issues} issue{'s' * (issues != 1)}",
+                      style="bold", markup=False, highlight=False)
+        console.print(fmt.format("issue", "model", "effect", f"{th.level:.0%} interval",
+                                 "verdict", "flags"), style="dim", markup=False,
+                      highlight=False)
+        for a in moved:
+            model = a.model + ("*" if is_baseline(a.model) else "")
+            console.print(fmt.format(a.issue[:21], model[:12], _num(a.shift, True),
+                                     _span(a.effect, True), a.effect_verdict or "—",
+                                     ", ".join(a.flags)), markup=False, highlight=False)
+    if quiet:
+        _wrap(console, f"No effect on any forecast (beyond {th.zero:.0%} of the scale): "
+              + ", ".join(quiet), indent="  ")
+    _wrap(console, "* non-strategic baseline. Effects are paired: the lever's members minus "
+          f"the baseline's (the same {max(fc.members.values(), default=0)} members).")
 
 
 def models_table(console: Console, models: list) -> None:

@@ -34,7 +34,7 @@ class Assessment:
     issue: str
     headline: Headline
     forecast: Interval | None  # the members' forecasts (nominal: the run's forecast)
-    verdict: str
+    verdict: str | None
     pivot: list[str]
     width: float = 1.0  # the issue's scale width
     degenerate: bool = False
@@ -191,8 +191,8 @@ def assess(scn: Scenario, results: Sequence[Result], *, options: dict | None = N
             mem = members_f.get((run.model, iv.label, iss))
             fiv = interval(mem, nominal, th.level) if mem is not None else None
             tol = 1e-6 * max(width, 1.0)
-            degenerate = bool(np.isfinite(q) and abs(nominal - q) <= tol and (
-                mem is None or bool(np.all(np.abs(mem - q) <= tol))))
+            degenerate = bool(np.isfinite(q) and abs(nominal - q) <= tol and mem is not None
+                              and bool(np.all(np.abs(mem - q) <= tol)))
             verdict = forecast_verdict(width, cycling=h.cycle is not None,
                                        degenerate=degenerate, iv=fiv, th=th)
             a = Assessment(r, iss, h, fiv, verdict, pivot_of(run, d, after, width, ref),

@@ -9,12 +9,12 @@ member m of the baseline, so the lever's effect is a paired difference.
 Verdicts (thresholds are :class:`Thresholds`, in shares of the issue's scale):
 
 * ``degenerate``: the model returns the status quo in the nominal run and in
-  every member, so it says nothing the inputs did not;
+  every member, so it says nothing the inputs did not (needs an ensemble);
 * ``cycling``: the nominal run ends in a cycle whose rounds disagree;
 * ``fragile``: the interval is wider than ``fragile_width`` of the scale, or
   (an effect) its interval holds effects of both signs larger than
   ``zero``;
-* ``robust`` otherwise.
+* ``robust`` otherwise; no verdict (None) without an ensemble, unless cycling.
 """
 
 from __future__ import annotations
@@ -79,28 +79,30 @@ def interval(values: np.ndarray, nominal: float | None, level: float) -> Interva
 
 
 def forecast_verdict(width: float, *, cycling: bool, degenerate: bool, iv: Interval | None,
-                     th: Thresholds) -> str:
-    """The verdict of a forecast on an issue of scale ``width``."""
+                     th: Thresholds) -> str | None:
+    """The verdict of a forecast on an issue of scale ``width``; None when there is no
+    interval to judge it by."""
     if degenerate:
         return "degenerate"
     if cycling:
         return "cycling"
-    if iv is not None and iv.width > th.fragile_width * width:
-        return "fragile"
-    return "robust"
+    if iv is None:
+        return None
+    return "fragile" if iv.width > th.fragile_width * width else "robust"
 
 
 def effect_verdict(width: float, *, cycling: bool, degenerate: bool, iv: Interval | None,
-                   th: Thresholds) -> str:
+                   th: Thresholds) -> str | None:
     """The verdict of a lever's effect: fragile also when its sign is not settled."""
     if degenerate:
         return "degenerate"
     if cycling:
         return "cycling"
-    if iv is not None:
-        zero = th.zero * width
-        if iv.width > th.fragile_width * width or (iv.lo < -zero and iv.hi > zero):
-            return "fragile"
+    if iv is None:
+        return None
+    zero = th.zero * width
+    if iv.width > th.fragile_width * width or (iv.lo < -zero and iv.hi > zero):
+        return "fragile"
     return "robust"
 
 
