@@ -320,9 +320,10 @@ def forecast_summary(console: Console, fc) -> None:
     if any(a.headline.cycle is not None for a in fc.assessments if a.model == head):
         notes.append(f"{CYCLE_MARK}: the run ends in a cycle whose rounds disagree; its range "
                      "is shown, not a forecast.")
-    notes.append("Flags: mechanical = bargaining adds nothing to what the lever imposes; "
-                 "overshoot = the forecast moves further than the lever moved any actor; "
-                 "spillover = a joint model moves an issue the lever does not touch.")
+    if levers:
+        notes.append("Flags: mechanical = bargaining adds nothing to what the lever imposes; "
+                     "overshoot = the forecast moves further than the lever moved any actor; "
+                     "spillover = a joint model moves an issue the lever does not touch.")
     if others:
         notes.append("Other models (" + ", ".join(
             m + (" baseline" if is_baseline(m) else "") for m in others)

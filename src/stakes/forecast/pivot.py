@@ -2,9 +2,9 @@
 actor's contribution.
 
 * A median rule (the EUM's median μ, Bueno de Mesquita 1994; the weighted
-  median, Black 1958) is decided by the actor at whose position the
-  cumulative weight, in position order, reaches half the total: it *tips*
-  the median, and every actor standing at that position shares it.
+  median, Black 1958) is decided by the actors at whose position the
+  cumulative weight, in position order, reaches half the total: they *tip*
+  the median (the heaviest of them is named first).
 * A weighted mean (the compromise model, Achen 2006) moves away from a
   reference ``q`` (the status quo, else the scale's midpoint) by
   ``Σ_i w_i/W · (x_i − q)``: with the weights held, the forecast is linear
@@ -36,8 +36,9 @@ def rule_of(model: str, options: dict | None) -> str | None:
 
 
 def tipping(x: np.ndarray, w: np.ndarray, ids, forecast: float, scale_width: float) -> list[str]:
-    """The actor whose weight makes the cumulative weight reach half, then those who stand
-    at the forecast with it."""
+    """The actors standing where the cumulative weight, in position order, reaches half the
+    total (heaviest first: the order among equal positions is arbitrary), then any others
+    standing at the forecast."""
     ok = np.isfinite(x) & np.isfinite(w)
     x, w, ids = x[ok], w[ok], [a for a, k in zip(ids, ok) if k]
     if not len(x):
@@ -48,10 +49,12 @@ def tipping(x: np.ndarray, w: np.ndarray, ids, forecast: float, scale_width: flo
     if total <= 0:
         return []
     k = min(int(np.searchsorted(cum, total / 2.0 * (1 - 1e-12), side="left")), len(x) - 1)
-    first = ids[order[k]]
     tol = 1e-6 * max(scale_width, 1.0)
-    at = [ids[j] for j in order if abs(x[j] - forecast) <= tol and ids[j] != first]
-    return [first, *at]
+    at_tip = np.abs(x - x[order[k]]) <= tol
+    at_fc = np.abs(x - forecast) <= tol
+    first = sorted(np.flatnonzero(at_tip), key=lambda j: -w[j])
+    rest = sorted(np.flatnonzero(at_fc & ~at_tip), key=lambda j: -w[j])
+    return [ids[j] for j in [*first, *rest]]
 
 
 def mean_terms(x: np.ndarray, w: np.ndarray, ref: float) -> np.ndarray:
