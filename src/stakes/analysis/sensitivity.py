@@ -71,6 +71,58 @@ def sobol_indices(groups: Sequence[str], uniforms_to_output: Callable[[np.ndarra
     return results
 
 
+#: An index this far outside [0, 1] (beyond its own confidence half-width) is flagged.
+RANGE_SLACK = 0.0
+
+
+def _next_pow2(x: float) -> int:
+    return 1 << max(1, int(np.ceil(np.log2(max(x, 2.0)))))
+
+
+def index_warnings(records: Sequence[dict[str, Any]], samples: int) -> list[dict[str, Any]]:
+    """Where the indices cannot be read: too wide to rank the inputs, or outside [0, 1].
+
+    Per forecast and grouping: the top two groups by ST are *not ranked* when
+    their confidence intervals overlap; an index is *outside* when S1 < 0 or
+    ST > 1 (estimation noise: the true indices lie in [0, 1]).  Each warning
+    suggests a sample size: intervals shrink as 1/√N, so separating the top
+    two needs N·((c1 + c2)/(ST1 − ST2))², and an index outside by d with a
+    half-width c needs N·(c/(c − d))² to bring its interval back (4N when
+    the excess is larger than its interval), as powers of two.
+    """
+    by_output: dict[tuple, list[dict[str, Any]]] = {}
+    for r in records:
+        if r.get("ST") is None or r.get("note"):
+            continue
+        by_output.setdefault((r["model"], r["intervention"], r["issue"], r["by"]), []).append(r)
+    out = []
+    for (model, label, iss, by), recs in by_output.items():
+        recs = sorted(recs, key=lambda r: -r["ST"])
+        problems, suggest = [], samples
+        if len(recs) >= 2:
+            a, b = recs[0], recs[1]
+            gap = a["ST"] - b["ST"]
+            width = a["ST_conf"] + b["ST_conf"]
+            if width >= gap:
+                problems.append(f"top two by ST ({a['group']} {a['ST']:.2f}±{a['ST_conf']:.2f}, "
+                                f"{b['group']} {b['ST']:.2f}±{b['ST_conf']:.2f}) overlap: "
+                                "not ranked")
+                need = samples * (width / gap) ** 2 * 1.1 if gap > 0 else samples * 4
+                suggest = max(suggest, _next_pow2(need))
+        bad = [(r, "S1", -r["S1"], r["S1_conf"]) for r in recs if r["S1"] < -RANGE_SLACK] + \
+              [(r, "ST", r["ST"] - 1.0, r["ST_conf"]) for r in recs if r["ST"] > 1 + RANGE_SLACK]
+        if bad:
+            names = ", ".join(f"{r['group']} {k} {r[k]:.2f}" for r, k, _, _ in bad[:3])
+            problems.append(f"indices outside [0, 1]: {names}")
+            for _r, _k, d, c in bad:
+                need = samples * (c / (c - d)) ** 2 * 1.1 if c > d else samples * 4
+                suggest = max(suggest, _next_pow2(need))
+        if problems:
+            out.append({"model": model, "intervention": label, "issue": iss, "by": by,
+                        "problems": problems, "suggest_samples": suggest})
+    return out
+
+
 def run_sensitivity(
     scn: Scenario,
     *,
@@ -148,4 +200,5 @@ def run_sensitivity(
                                "95% bootstrap confidence intervals"},
         "skipped": ens.skipped,
         "indices": records,
+        "warnings": index_warnings(records, samples),
     }

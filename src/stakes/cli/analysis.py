@@ -578,6 +578,15 @@ def _sensitivity_tables(console: Console, scn, doc: dict[str, Any], top: int) ->
                                      f"S1 {r['S1']:.2f}±{r['S1_conf']:.2f}")
                 t.add_row(names.get(iss, iss), *cells, *[""] * (top - len(cells)))
             console.print(t)
+    warns = doc.get("warnings", [])
+    if warns:
+        most = max(w["suggest_samples"] for w in warns)
+        console.print(f"[yellow]warning: {len(warns)} of the forecasts' indices cannot be read "
+                      f"at N = {s['samples']}; try --samples {most}:[/yellow]")
+        for w in warns:
+            for p in w["problems"]:
+                console.print(f"  {w['model']}, {w['issue']}, by {w['by']}: {p} "
+                              f"(N ≥ {w['suggest_samples']})", markup=False, highlight=False)
 
 
 # --------------------------------------------------------------------------

@@ -126,6 +126,17 @@ class Forecast:
                 "thresholds": self.thresholds.as_dict()}
 
 
+def merge(parts: Sequence[Forecast]) -> Forecast:
+    """One Forecast of several (e.g. one per model, as the web app's workers make them)."""
+    parts = list(parts)
+    members: dict[str, int] = {}
+    for p in parts:
+        members.update(p.members)
+    return Forecast(parts[0].scenario, [r for p in parts for r in p.results],
+                    [a for p in parts for a in p.assessments], parts[0].thresholds, members,
+                    parts[0].seed)
+
+
 def _problems(scn: Scenario, group: tuple[str, ...], iv: Intervention, joint: bool, cache):
     key = (group, iv.label, joint)
     if key not in cache:
