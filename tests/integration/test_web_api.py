@@ -171,6 +171,10 @@ def test_downloads(client):
     assert csv.text.splitlines()[0].startswith("run_id,model,intervention,issue,round")
     view = client.get(f"/runs/{rid}/report")
     assert view.status_code == 200 and "data-figure=" in view.text
+    # the report shows the run page's headlines and verdicts: one source, the assessments
+    page_rows = re.findall(r'<tr data-verdict="(\w+)">', r.text)
+    report_rows = re.findall(r"<tr data-verdict='(\w+)'>", view.text)
+    assert report_rows and report_rows == page_rows
     # the in-app report loads its scripts and styles as files (the CSP allows no inline code)
     assert "<script>" not in view.text and "<style>" not in view.text
     assert len(view.text) < 1_500_000
