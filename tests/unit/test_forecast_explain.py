@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from test_forecast_verdicts import PIVOT  # pytest puts this folder on the path
 from typer.testing import CliRunner
 
 from stakes.cli.main import app
@@ -14,8 +15,6 @@ from stakes.forecast.pivot import mean_terms, tipping
 from stakes.models.base import Event
 from stakes.models.eum import EUM
 from stakes.scenario.yaml_io import loads_scenario
-
-from test_forecast_verdicts import PIVOT  # pytest puts this folder on the path
 
 runner = CliRunner()
 

@@ -192,7 +192,7 @@ def run(
 
         def draw(console: Console) -> None:
             if detail or calibrated:
-                results_tables(console, scn, results.results, detail, calibrated)
+                results_tables(console, scn, results, detail, calibrated)
             else:
                 forecast_summary(console, results)
             _expectations(scn, results.results, models, console)

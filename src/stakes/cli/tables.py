@@ -8,9 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from ..engine import Result
 from ..forecast.headline import cycle_range, is_baseline, statistic, strategic_first
-from ..results import baseline_forecasts
 from ..scenario.schema import Scenario
 
 MAX_TRAJECTORY = 8
@@ -49,9 +47,11 @@ def _short_list(names: list[str], limit: int = 5) -> str:
     return ", ".join(names[:limit]) + (f" +{len(names) - limit}" if len(names) > limit else "")
 
 
-def results_tables(console: Console, scn: Scenario, results: list[Result],
+def results_tables(console: Console, scn: Scenario, fc,
                    detail: bool | None = None, calibrated: bool = False) -> None:
-    """Per issue: the trajectories (no levers, or ``detail``), else the lever comparison."""
+    """Per issue: the lever comparison (with levers), then the trajectories (no levers, or
+    ``detail``).  ``fc`` is a :class:`stakes.forecast.Forecast`."""
+    results = fc.results
     any_levers = any(r.intervention.kind != "baseline" for r in results)
     from ..scenario.review import as_of_notice
 
@@ -61,7 +61,7 @@ def results_tables(console: Console, scn: Scenario, results: list[Result],
     if notice:
         console.print(notice, markup=False, style="yellow")
     if any_levers:
-        lever_comparison(console, scn, results)
+        lever_comparison(console, scn, fc)
         if not detail:
             console.print("[dim]Trajectories: stakes run --detail; JSON: --format json.[/dim]")
             return
@@ -118,10 +118,11 @@ def _calibrated(scn: Scenario, issue_id: str, model: str, forecast: float) -> st
     return f"{_fmt(lo)}–{_fmt(hi)}"
 
 
-def lever_comparison(console: Console, scn: Scenario, results: list[Result]) -> None:
+def lever_comparison(console: Console, scn: Scenario, fc) -> None:
     """Per issue: rows baseline, levers, plans; per model the forecast and its shift
-    against the baseline; and the actors that ended elsewhere than in the baseline."""
-    base = baseline_forecasts(results)
+    against the baseline (the assessment's, computed once); and the actors that ended
+    elsewhere than in the baseline."""
+    results = fc.results
     cycling = False
     models = strategic_first(r.run.model for r in results)
     labels = list(dict.fromkeys(r.intervention.label for r in results))
@@ -133,14 +134,14 @@ def lever_comparison(console: Console, scn: Scenario, results: list[Result]) -> 
                 continue
             d = r.run.issue_ids.index(issue.id)
             f = float(r.run.forecast[d])
-            b = base.get((r.run.model, issue.id))
+            a = fc.get(r.run.model, r.intervention.label, issue.id)
+            shift = None if a is None else a.shift
             value = _fmt(f)
             if cycle_range(r.run, d) is not None:
                 value, cycling = value + CYCLE_MARK, True
-            if r.intervention.kind == "baseline" or b is None:
+            if r.intervention.kind == "baseline" or shift is None:
                 cell[(r.intervention.label, r.run.model)] = value
             else:
-                shift = f - b
                 mark = "  ·" if abs(shift) < 5e-3 else f"{shift:+.1f}"
                 cell[(r.intervention.label, r.run.model)] = f"{value} {mark:>6}"
                 for a in r.moved_vs_baseline or []:

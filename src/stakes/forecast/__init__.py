@@ -5,5 +5,16 @@ from .assess import Assessment, Forecast, assess, merge
 from .headline import Headline, headline, statistic, strategic_first
 from .trust import DEFAULT_MEMBERS, Interval, Thresholds
 
-__all__ = ["Assessment", "DEFAULT_MEMBERS", "Forecast", "Headline", "Interval", "Thresholds",
-           "assess", "headline", "merge", "statistic", "strategic_first"]
+__all__ = [
+           "DEFAULT_MEMBERS",
+           "Assessment",
+           "Forecast",
+           "Headline",
+           "Interval",
+           "Thresholds",
+           "assess",
+           "headline",
+           "merge",
+           "statistic",
+           "strategic_first",
+]

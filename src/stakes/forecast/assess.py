@@ -21,9 +21,17 @@ from ..scenario.arrays import to_problem
 from ..scenario.schema import Scenario
 from . import effects as fx
 from .headline import Headline, headline, strategic_first
-from .pivot import rule_of, tipping, mean_terms
-from .trust import (DEFAULT_MEMBERS, DEFAULT_SLOW_MEMBERS, Interval, Thresholds,
-                    effect_verdict, ensemble_forecasts, forecast_verdict, interval)
+from .pivot import mean_terms, rule_of, tipping
+from .trust import (
+    DEFAULT_MEMBERS,
+    DEFAULT_SLOW_MEMBERS,
+    Interval,
+    Thresholds,
+    effect_verdict,
+    ensemble_forecasts,
+    forecast_verdict,
+    interval,
+)
 
 
 @dataclass
