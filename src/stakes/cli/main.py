@@ -137,9 +137,10 @@ def run(
     calibrated: bool = typer.Option(False, "--calibrated", help="Tables: an 80% interval "
                                     "per forecast from the models' errors on EU legislative "
                                     "bargaining (DEU III; docs/backtest.md)."),
-    members: int = typer.Option(200, "--members", min=0, max=1_000_000,
-                                help="Ensemble members behind each interval and verdict "
-                                "(0: none)."),
+    members: Optional[int] = typer.Option(
+        None, "--members", min=0, max=1_000_000,
+        help="Ensemble members behind each interval and verdict (0: none). Default 200; "
+        "fewer (at least 20) where the scenario's EUM runs are large."),
     slow_members: int = typer.Option(0, "--slow-members", min=0, max=100_000,
                                      help="Members for models without a batched kernel (smp, "
                                      "exchange, nbs-joint); each costs a full run."),
@@ -268,8 +269,9 @@ def levers(
     model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Models (repeatable)."),
     rounds: Optional[int] = typer.Option(None, "--rounds", min=1, max=100_000),
     seed: int = typer.Option(0, "--seed"),
-    members: int = typer.Option(200, "--members", min=0, max=1_000_000,
-                                help="Ensemble members behind each effect's interval."),
+    members: Optional[int] = typer.Option(
+        None, "--members", min=0, max=1_000_000,
+        help="Ensemble members behind each effect's interval (default as stakes run)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
     """Per lever and plan: every issue and model it moves, ranked by the size of the effect."""
@@ -309,8 +311,9 @@ def explain(
         None, "--set", help="Model option, MODEL.OPTION=VALUE (repeatable)."),
     rounds: Optional[int] = typer.Option(None, "--rounds", min=1, max=100_000),
     seed: int = typer.Option(0, "--seed"),
-    members: int = typer.Option(200, "--members", min=0, max=1_000_000,
-                                help="Ensemble members behind the verdict (0: none)."),
+    members: Optional[int] = typer.Option(
+        None, "--members", min=0, max=1_000_000,
+        help="Ensemble members behind the verdict (0: none; default as stakes run)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
     """Why a forecast came out as it did: pivot, weight for and against change, each actor's

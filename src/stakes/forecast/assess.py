@@ -106,6 +106,7 @@ class Forecast:
     thresholds: Thresholds = field(default_factory=Thresholds)
     members: dict[str, int] = field(default_factory=dict)
     seed: int = 0
+    auto: bool = False  # the number of members was the default's choice (trust.auto_members)
 
     @property
     def models(self) -> list[str]:
@@ -130,7 +131,7 @@ class Forecast:
                 and (kind is None or (a.intervention.kind == "baseline") == (kind == "baseline"))]
 
     def settings(self) -> dict[str, Any]:
-        return {"members": dict(self.members), "seed": self.seed,
+        return {"members": dict(self.members), "seed": self.seed, "auto_members": self.auto,
                 "thresholds": self.thresholds.as_dict()}
 
 
@@ -142,7 +143,7 @@ def merge(parts: Sequence[Forecast]) -> Forecast:
         members.update(p.members)
     return Forecast(parts[0].scenario, [r for p in parts for r in p.results],
                     [a for p in parts for a in p.assessments], parts[0].thresholds, members,
-                    parts[0].seed)
+                    parts[0].seed, any(p.auto for p in parts))
 
 
 def _problems(scn: Scenario, group: tuple[str, ...], iv: Intervention, joint: bool, cache):
@@ -179,10 +180,13 @@ def pivot_of(run, d: int, pb, width: float, ref: float) -> list[str]:
 
 
 def assess(scn: Scenario, results: Sequence[Result], *, options: dict | None = None,
-           rounds: int | None = None, seed: int = 0, members: int = DEFAULT_MEMBERS,
+           rounds: int | None = None, seed: int = 0, members: int | None = None,
            slow_members: int = DEFAULT_SLOW_MEMBERS, thresholds: Thresholds | None = None,
            backend: str = "auto") -> Forecast:
-    """Headlines, intervals, verdicts, pivots and effect splits of ``results``."""
+    """Headlines, intervals, verdicts, pivots and effect splits of ``results``.
+
+    ``members`` None: the default ensemble (:func:`stakes.forecast.trust.auto_members`).
+    """
     th = thresholds or Thresholds()
     results = list(results)
     models = list(dict.fromkeys(r.run.model for r in results))
@@ -228,7 +232,7 @@ def assess(scn: Scenario, results: Sequence[Result], *, options: dict | None = N
                                                   and headline(b.run, d).value == nominal,
                                                   iv=a.effect, th=th)
             out.append(a)
-    return Forecast(scn, results, out, th, used, seed)
+    return Forecast(scn, results, out, th, used, seed, members is None)
 
 
 def _split(scn, r: Result, b: Result, d: int, iss: str, before, after, width: float,

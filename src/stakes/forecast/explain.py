@@ -189,7 +189,7 @@ def _without(scn, actor: str):
 
 def explain(scn, issue: str, *, model: str | None = None, lever: str | None = None,
             plan: str | None = None, options: dict | None = None, rounds: int | None = None,
-            seed: int = 0, members: int = 0) -> Explanation:
+            seed: int = 0, members: int | None = 0) -> Explanation:
     """The explanation of ``model``'s forecast on ``issue`` (under ``lever`` or ``plan``)."""
     from ..engine import DEFAULT_MODELS, interventions_for, run_scenario
     from ..errors import ModelError

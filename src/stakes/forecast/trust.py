@@ -28,9 +28,15 @@ from ..levers import Intervention
 
 #: Members of the default ensemble (``stakes run --members``).
 DEFAULT_MEMBERS = 200
-#: Models run one member at a time (no batched kernel) get at most this many members by
-#: default: each member costs a full model run.
-DEFAULT_SLOW_MEMBERS = 20
+#: Models run one member at a time (no batched kernel: smp, exchange, nbs-joint) get this
+#: many members unless asked for more: each member costs a full model run.
+DEFAULT_SLOW_MEMBERS = 0
+#: The default ensemble's budget of EUM work, in actors³ × round limit summed over its EUM
+#: runs: the default scenario's 200 members spend 2.8e9 (about 15 s of CPU on a 2-core
+#: machine, docs/performance.md).  A scenario whose EUM runs are larger gets fewer members
+#: by default (never fewer than AUTO_MIN), so that ``stakes run`` stays a short command.
+AUTO_BUDGET = 3.2e9
+AUTO_MIN = 20
 
 VERDICTS = ("robust", "fragile", "cycling", "degenerate")
 
@@ -106,12 +112,33 @@ def effect_verdict(width: float, *, cycling: bool, degenerate: bool, iv: Interva
     return "robust"
 
 
+def eum_work(ens) -> float:
+    """One member's EUM work in an ensemble: actors³ × round limit, over its EUM tasks."""
+    spec = next((s for s in ens.specs if s.name == "eum"), None)
+    if spec is None:
+        return 0.0
+    views = ens.space.views
+    return float(sum(len([a for a in views[t.issue].present if a != t.without]) ** 3
+                     for t in ens.tasks.values() if t.model == "eum")
+                 * spec.options.max_rounds)
+
+
+def auto_members(work: float, default: int = DEFAULT_MEMBERS) -> int:
+    """The default number of members: ``default``, fewer where the EUM work is large."""
+    if work <= 0:
+        return default
+    return int(max(AUTO_MIN, min(default, AUTO_BUDGET // work)))
+
+
 def ensemble_forecasts(scn, models: Sequence[str], interventions: Sequence[Intervention], *,
-                       options=None, rounds=None, members: int = DEFAULT_MEMBERS,
+                       options=None, rounds=None, members: int | None = None,
                        slow_members: int = DEFAULT_SLOW_MEMBERS, seed: int = 0,
                        backend: str = "auto"):
     """Per (model, intervention label, issue): the members' forecasts, and the members'
-    number per model.  Common random numbers: every intervention sees the same members."""
+    number per model.  Common random numbers: every intervention sees the same members.
+
+    ``members`` None: :data:`DEFAULT_MEMBERS`, or fewer for large EUM runs (:func:`auto_members`).
+    """
     from ..analysis.ensemble import Ensemble
     from ..analysis.sweep import backend_for, eum_runs
     from ..analysis.uncertainty import input_space
@@ -120,17 +147,19 @@ def ensemble_forecasts(scn, models: Sequence[str], interventions: Sequence[Inter
     space = input_space(scn)
     out: dict[tuple[str, str, str], np.ndarray] = {}
     used: dict[str, int] = {}
-    if members <= 0:
+    if members is not None and members <= 0:
         return out, used
     from ..analysis.ensemble import BATCHED
 
     fast = [m for m in models if m in BATCHED]
     slow = [m for m in models if m not in BATCHED]
-    for group, n in ((fast, members), (slow, min(members, slow_members))):
-        if not group or n <= 0:
+    for group, n in ((fast, members), (slow, slow_members)):
+        if not group or (n is not None and n <= 0):
             continue
         ens = Ensemble(space, group, interventions, options=options, rounds=rounds,
                        backend=None, skip_inapplicable=True, engine_seed=seed)
+        if n is None:
+            n = auto_members(eum_work(ens))
         ens.backend = backend_for(backend, eum_runs(ens, n))
         values = space.draw(seed, 0, n)
         ev = ens.evaluate(values, members=range(n))

@@ -41,7 +41,7 @@ def _run(payload: dict[str, Any], emit: Callable[..., None]) -> Any:
     """One model on a scenario under the given interventions -> its assessed results
     (a :class:`stakes.forecast.Forecast`, as ``stakes run`` makes it)."""
     from ..engine import interventions_for, run_scenario
-    from ..forecast import DEFAULT_MEMBERS, assess
+    from ..forecast import assess
 
     scn = payload["scenario"]
     ivs = interventions_for(scn, payload.get("levers") or [], payload.get("plans") or [])
@@ -50,7 +50,7 @@ def _run(payload: dict[str, Any], emit: Callable[..., None]) -> Any:
     results = run_scenario(scn, [payload["model"]], options=options, interventions=ivs,
                            rounds=payload.get("rounds"), seed=seed, skip_inapplicable=True)
     return assess(scn, results, options=options, rounds=payload.get("rounds"), seed=seed,
-                  members=int(payload.get("members", DEFAULT_MEMBERS)))
+                  members=payload.get("members"))
 
 
 def _sweep_chunk(payload: dict[str, Any], emit: Callable[..., None]) -> Any:
