@@ -125,12 +125,15 @@ def test_warnings_when_the_top_two_cannot_be_ranked_or_indices_leave_0_1():
     # so about 16 times the samples (the next power of two above 64 * 16 * 1.1)
     (w,) = index_warnings([_rec("a", 0.5, 0.2), _rec("b", 0.4, 0.2)], 64)
     assert "not ranked" in w["problems"][0] and w["suggest_samples"] == 2048
-    # a total index above 1 and a negative first-order one
-    (w,) = index_warnings([_rec("a", 1.2, 0.4, s1=0.9), _rec("b", 0.05, 0.02, s1=-0.1,
+    # a tie: no sample size is suggested
+    (w,) = index_warnings([_rec("a", 0.5, 0.2), _rec("b", 0.499, 0.2)], 64)
+    assert w["suggest_samples"] is None
+    # a total index above 1 and a negative first-order one, read to within 0.05:
+    # 64 * (0.3 / 0.05)^2 * 1.1 = 2534 -> 4096
+    (w,) = index_warnings([_rec("a", 1.2, 0.2, s1=0.9), _rec("b", 0.05, 0.02, s1=-0.1,
                                                                s1_conf=0.3)], 64)
-    assert any("outside [0, 1]" in p for p in w["problems"])
-    assert "a ST 1.20" in w["problems"][-1] and "b S1 -0.10" in w["problems"][-1]
-    assert w["suggest_samples"] >= 128
+    assert w["problems"] == ["outside [0, 1]: a ST 1.20, b S1 -0.10"]
+    assert w["suggest_samples"] == 4096
 
 
 def test_sensitivity_reports_warnings_in_its_document(dominant):

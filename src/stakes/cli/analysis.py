@@ -580,13 +580,18 @@ def _sensitivity_tables(console: Console, scn, doc: dict[str, Any], top: int) ->
             console.print(t)
     warns = doc.get("warnings", [])
     if warns:
-        most = max(w["suggest_samples"] for w in warns)
-        console.print(f"[yellow]warning: {len(warns)} of the forecasts' indices cannot be read "
-                      f"at N = {s['samples']}; try --samples {most}:[/yellow]")
+        import textwrap
+
+        console.print(f"[yellow]warning: the indices of {len(warns)} forecasts cannot be read "
+                      f"at N = {s['samples']} (each line: the N that would settle it):[/yellow]")
         for w in warns:
-            for p in w["problems"]:
-                console.print(f"  {w['model']}, {w['issue']}, by {w['by']}: {p} "
-                              f"(N ≥ {w['suggest_samples']})", markup=False, highlight=False)
+            n = w["suggest_samples"]
+            tail = (f"try --samples {n}" if n else
+                    "tied: more samples are unlikely to separate them")
+            text = f"{w['model']}, {w['issue']}, by {w['by']}: {'; '.join(w['problems'])}; {tail}"
+            for line in textwrap.wrap(text, width=100, initial_indent="  ",
+                                      subsequent_indent="    "):
+                console.print(line, markup=False, highlight=False)
 
 
 # --------------------------------------------------------------------------
