@@ -17,7 +17,8 @@ JSON contract (kept stable; documented in the README)::
                       "cycle_range": [number, number]|null, "interval": {...}|null,
                       "verdict": str|null, "pivot": [actor_id], "shift": number|null,
                       "effect": {...}|null, "effect_verdict": str|null,
-                      "imposed": number|null, "bargained": number|null, "flags": [str]}],
+                      "imposed": number|null, "bargained": number|null, "flags": [str],
+                  "moved_by_lever": [actor_id]|null, "moved_by_bargaining": [actor_id]|null}],
      "assessment_settings": {"members": {model: int}, "seed": int, "thresholds": {...}}}
 
 ``statistic`` names the number a model reports as its forecast

@@ -53,6 +53,9 @@ def test_a_lever_that_only_moves_the_pivot_is_mechanical(model):
     assert a.shift == pytest.approx(30.0)
     assert a.split.imposed == pytest.approx(30.0) and a.split.bargained == pytest.approx(0.0)
     assert "mechanical" in a.flags and "overshoot" not in a.flags
+    # the decider is moved by the lever itself, not by bargaining
+    doc = a.as_dict()
+    assert "decider" in doc["moved_by_lever"] and "decider" not in doc["moved_by_bargaining"]
     # the lever's effect on every member is the decider's move: settled, narrow
     assert a.effect_verdict == "robust"
 

@@ -144,15 +144,18 @@ def lever_comparison(console: Console, scn: Scenario, fc) -> None:
             else:
                 mark = "  ·" if abs(shift) < 5e-3 else f"{shift:+.1f}"
                 cell[(r.intervention.label, r.run.model)] = f"{value} {mark:>6}"
-                for a in r.moved_vs_baseline or []:
-                    movers.setdefault(r.intervention.label, {})[a] = None
+                lever_set = set(a.split.by_lever) if a is not None and a.split else set()
+                for who in r.moved_vs_baseline or []:
+                    # * marks an actor the lever itself moves, not bargaining
+                    name = who + ("*" if who in lever_set else "")
+                    movers.setdefault(r.intervention.label, {})[name] = None
         if not cell:
             continue
         t = Table(title=_issue_title(issue), title_justify="left")
         t.add_column("lever / plan")
         for m in models:
             t.add_column(f"{m} (baseline)" if is_baseline(m) else m, justify="right")
-        t.add_column("actors moved vs baseline")
+        t.add_column("actors moved vs baseline (*: by the lever)")
         for label in labels:
             if not any((label, m) in cell for m in models):
                 continue

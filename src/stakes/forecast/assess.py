@@ -93,6 +93,12 @@ class Assessment:
             "imposed": None if self.split is None else self.split.imposed,
             "bargained": None if self.split is None else self.split.bargained,
             "flags": self.flags,
+            # who ends elsewhere than in the baseline: moved by the lever's own inputs, or
+            # only by bargaining
+            "moved_by_lever": None if self.split is None else [
+                a for a in self.result.moved_vs_baseline or [] if a in self.split.by_lever],
+            "moved_by_bargaining": None if self.split is None else [
+                a for a in self.result.moved_vs_baseline or [] if a not in self.split.by_lever],
         }
 
 
@@ -240,8 +246,9 @@ def _split(scn, r: Result, b: Result, d: int, iss: str, before, after, width: fl
     run, iv = r.run, r.intervention
     total = float(run.forecast[d]) - float(b.run.forecast[d])
     touched = fx.touches(scn, iv, iss)
-    moved = fx.largest_move(before.position, after.position, before.actor_ids,
-                            after.actor_ids, d) if touched else 0.0
+    moves = fx.input_moves(before.position, after.position, before.actor_ids,
+                           after.actor_ids, d) if touched else {}
+    moved = max(moves.values(), default=0.0)
     joint = get_model(run.model).scope == "joint"
     if run.model not in ROUNDS_OPTION:
         imposed = total  # no bargaining rounds: the rule itself is the forecast
@@ -259,4 +266,4 @@ def _split(scn, r: Result, b: Result, d: int, iss: str, before, after, width: fl
 
         imposed = float(r0(iv)[d] - r0(b.intervention)[d])
     return fx.split(total, imposed, moved, width=width, joint=joint, touched=touched,
-                    zero=th.zero, spill=th.spillover)
+                    zero=th.zero, spill=th.spillover, by_lever=tuple(moves))

@@ -37,6 +37,7 @@ class Split:
     bargained: float
     moved: float  # the largest change the lever makes to one actor's position on the issue
     flags: tuple[str, ...] = field(default_factory=tuple)
+    by_lever: tuple[str, ...] = ()  # actors whose input position the lever itself changes
 
 
 def round0(scn: Scenario, model: str, issues: tuple[str, ...], iv: Intervention, *,
@@ -59,12 +60,22 @@ def round0(scn: Scenario, model: str, issues: tuple[str, ...], iv: Intervention,
             before.actor_ids, after.actor_ids)
 
 
+def input_moves(pos0, pos1, ids0, ids1, d: int) -> dict[str, float]:
+    """How far the lever moves each actor's input position on issue ``d`` (actors in both
+    problems whose position changes)."""
+    index = {a: k for k, a in enumerate(ids1)}
+    out = {}
+    for k, a in enumerate(ids0):
+        if a in index and np.isfinite(pos0[k, d]) and np.isfinite(pos1[index[a], d]):
+            move = abs(float(pos1[index[a], d]) - float(pos0[k, d]))
+            if move > 0:
+                out[a] = move
+    return out
+
+
 def largest_move(pos0, pos1, ids0, ids1, d: int) -> float:
     """The largest change of one actor's position on issue ``d`` (actors in both)."""
-    index = {a: k for k, a in enumerate(ids1)}
-    moves = [abs(float(pos1[index[a], d]) - float(pos0[k, d])) for k, a in enumerate(ids0)
-             if a in index and np.isfinite(pos0[k, d]) and np.isfinite(pos1[index[a], d])]
-    return max(moves, default=0.0)
+    return max(input_moves(pos0, pos1, ids0, ids1, d).values(), default=0.0)
 
 
 def touches(scn: Scenario, iv: Intervention, issue: str) -> bool:
@@ -75,7 +86,7 @@ def touches(scn: Scenario, iv: Intervention, issue: str) -> bool:
 
 
 def split(total: float, imposed: float, moved: float, *, width: float, joint: bool,
-          touched: bool, zero: float, spill: float) -> Split:
+          touched: bool, zero: float, spill: float, by_lever: tuple[str, ...] = ()) -> Split:
     """Flags of one effect (see the module docstring); shares are of ``width``."""
     bargained = total - imposed
     tol = zero * width
@@ -86,4 +97,4 @@ def split(total: float, imposed: float, moved: float, *, width: float, joint: bo
         flags.append("overshoot")
     if joint and not touched and abs(total) > spill * width:
         flags.append("spillover")
-    return Split(total, imposed, bargained, moved, tuple(flags))
+    return Split(total, imposed, bargained, moved, tuple(flags), tuple(by_lever))
