@@ -12,7 +12,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 
-@pytest.mark.parametrize("page", ["tutorial.md"])
+@pytest.mark.parametrize("page", ["tutorial.md", "reading-a-forecast.md"])
 def test_python_blocks_run(page, capsys):
     text = (DOCS / page).read_text(encoding="utf-8")
     blocks = BLOCK.findall(text)

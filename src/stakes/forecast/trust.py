@@ -4,7 +4,9 @@ Every forecast and every lever effect is recomputed on an ensemble drawn
 from the scenario's uncertainty (:mod:`stakes.analysis.uncertainty`: each
 value's own ``sd`` or ``range``, the scenario-wide noise otherwise), with
 common random numbers: member m of a lever run sees the same inputs as
-member m of the baseline, so the lever's effect is a paired difference.
+member m of the baseline, so the lever's effect is a paired difference.  A member
+whose run ends in a cycle contributes what the model reports for a cycle (the EUM's
+option ``cycle_forecast``).
 
 Verdicts (thresholds are :class:`Thresholds`, in shares of the issue's scale):
 
