@@ -20,16 +20,16 @@ runner = CliRunner()
 
 
 def test_offers_are_told_as_the_spec_tells_the_ec_example():
-    # The EC example's round 1 (spec §2.12): Belgium compromises with France; Luxembourg and
-    # Ireland lose conflicts.  Events name the proposer first, then the receiver.
+    # The EC example's round 1 (docs/spec/eum.md, "Round-1 events", from each receiver's
+    # point of view).  Events name the proposer first, then the receiver.
     evs = [Event("offer", ("FR", "BE"), ("emissions",), {"type": "compromise",
-                                                          "position": 7.5}),
-           Event("offer", ("DE", "LU"), ("emissions",), {"type": "conflict"}),
-           Event("offer", ("NL", "IE"), ("emissions",), {"type": "conflict",
+                                                          "position": 8.41593}),
+           Event("offer", ("BE", "LU"), ("emissions",), {"type": "conflict", "position": 7}),
+           Event("offer", ("LU", "IE"), ("emissions",), {"type": "conflict",
                                                          "accepted": False})]
-    assert describe(evs[0]) == "BE compromises with FR on emissions (position 7.5)"
-    assert describe(evs[1]) == "LU loses a conflict with DE on emissions"
-    assert describe(evs[2]) == "IE loses a conflict with NL (not accepted) on emissions"
+    assert describe(evs[0]) == "BE compromises with FR on emissions (position 8.42)"
+    assert describe(evs[1]) == "LU loses a conflict to BE on emissions (position 7)"
+    assert describe(evs[2]) == "IE loses a conflict to LU (not accepted) on emissions"
     assert describe(Event("exchange", ("a", "b"), ("x", "y"), {"gain": 0.25})) == \
         "a and b exchange on x, y (gain 0.25)"
     assert describe(Event("mystery", ("a",), (), {"k": 1})) == "mystery: a (k 1)"

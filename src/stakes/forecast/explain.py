@@ -29,8 +29,10 @@ from .pivot import Balance, balance, mean_terms, rule_of
 #: Events printed in the narrative; the rest are counted (all are in the JSON).
 NARRATIVE_EVENTS = 8
 
+# Offers told from the receiver's point of view, as the spec tells the EC example's round 1
+# (docs/spec/eum.md): the receiver moves.
 _OFFER = {
-    "conflict": "{r} loses a conflict with {p}",
+    "conflict": "{r} loses a conflict to {p}",
     "compromise": "{r} compromises with {p}",
     "capitulation": "{r} capitulates to {p}",
 }
