@@ -275,6 +275,7 @@ def forecast_summary(console: Console, fc) -> None:
     n = fc.members.get(head, 0)
     kind = "baseline" if is_baseline(head) else "headline"
     run0 = next(r.run for r in fc.results if r.run.model == head)
+    from ..analysis.ensemble import BATCHED
     from ..forecast.trust import DEFAULT_MEMBERS
 
     fewer = (f" (fewer than {DEFAULT_MEMBERS}: this scenario's EUM runs are large; "
@@ -282,7 +283,9 @@ def forecast_summary(console: Console, fc) -> None:
     _wrap(console, f"Forecast ({kind}): {statistic(head, run0.options)}. "
           + (f"{th.level:.0%} interval of {n} members drawn from the scenario's uncertainty "
              f"(seed {fc.seed}){fewer}; fragile: interval wider than {th.fragile_width:.0%} "
-             "of the scale." if n else "No ensemble: no intervals."))
+             "of the scale." if n else
+             f"No ensemble: no intervals ({head} runs one member at a time; --slow-members N "
+             "draws N)." if head not in BATCHED else "No ensemble (--members 0): no intervals."))
     row = "{:<22} {:>10} {:>8} {:>17}  {:<10} {}"
     console.print(row.format("issue", "forecast", "median", f"{th.level:.0%} interval",
                              "verdict", "pivot"), style="bold", markup=False, highlight=False)
