@@ -286,7 +286,7 @@ def forecast_summary(console: Console, fc) -> None:
              "of the scale." if n else
              f"No ensemble: no intervals ({head} runs one member at a time; --slow-members N "
              "draws N)." if head not in BATCHED else "No ensemble (--members 0): no intervals."))
-    row = "{:<22} {:>10} {:>8} {:>17}  {:<10} {}"
+    row = "{:<22} {:>12} {:>8} {:>17}  {:<10} {}"
     console.print(row.format("issue", "forecast", "median", f"{th.level:.0%} interval",
                              "verdict", "pivot"), style="bold", markup=False, highlight=False)
     for a in fc.rows(head, "baseline"):
@@ -300,7 +300,7 @@ def forecast_summary(console: Console, fc) -> None:
         console.print()
         console.print(f"Levers and plans: shift of {head}'s forecast against the baseline "
                       "(paired: the same members)", style="bold", markup=False)
-        eff = "  {:<22} {:>8} {:>8} {:>17}  {:<10} {}"
+        eff = "  {:<22} {:>10} {:>8} {:>17}  {:<10} {}"
         console.print(eff.format("issue", "effect", "median", f"{th.level:.0%} interval",
                                  "verdict", "flags"), style="bold", markup=False,
                       highlight=False)
