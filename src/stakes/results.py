@@ -11,7 +11,24 @@ JSON contract (kept stable; documented in the README)::
                               "forecast": number, "mean": number}],
                   "forecast": number, "stop": "converged"|"cycle"|"max_rounds",
                   "moved": [actor_id], "moved_vs_baseline": [actor_id]|null,
-                  "info": {...}}]}
+                  "info": {...}, "statistic": str}],
+     "assessments": [{"model": str, "issue": str, "lever": str|null, "plan": str|null,
+                      "statistic": str, "baseline_model": bool, "headline": number|null,
+                      "cycle_range": [number, number]|null, "interval": {...}|null,
+                      "verdict": str|null, "pivot": [actor_id], "shift": number|null,
+                      "effect": {...}|null, "effect_verdict": str|null,
+                      "imposed": number|null, "bargained": number|null, "flags": [str],
+                  "moved_by_lever": [actor_id]|null, "moved_by_bargaining": [actor_id]|null}],
+     "assessment_settings": {"members": {model: int}, "seed": int, "thresholds": {...}}}
+
+``statistic`` names the number a model reports as its forecast
+(:mod:`stakes.forecast.headline`); ``assessments`` (present when the run was
+assessed, as ``stakes run`` does) hold one entry per model, intervention and
+issue: the declared headline (null when the run ends in a cycle whose rounds
+disagree; ``cycle_range`` then holds the cycle's range), the ensemble
+interval, the verdict, the pivotal actors and, for levers and plans, the
+shift against the baseline with its paired interval, split into what the
+lever imposes and what bargaining adds (:mod:`stakes.forecast`).
 
 For joint (multi-dimensional) models ``issue`` is the list of issue ids and
 every number is a list in that order.  Missing numbers are ``null``.
@@ -20,13 +37,16 @@ every number is a list in that order.  Missing numbers are ``null``.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
 from . import __version__
 from .engine import Result
 from .scenario.schema import Scenario
+
+if TYPE_CHECKING:
+    from .forecast import Forecast
 
 
 def _num(v: Any) -> Any:
@@ -50,6 +70,7 @@ def _vec(arr: np.ndarray, joint: bool) -> Any:
 
 
 def result_to_dict(res: Result) -> dict[str, Any]:
+    from .forecast.headline import statistic
     from .models import get_model
 
     run = res.run
@@ -77,6 +98,7 @@ def result_to_dict(res: Result) -> dict[str, Any]:
         "moved": list(res.moved),
         "moved_vs_baseline": None if res.moved_vs_baseline is None else list(res.moved_vs_baseline),
         "info": _num(run.info),
+        "statistic": statistic(run.model, run.options),
     }
 
 
@@ -94,12 +116,19 @@ def scenario_header(scn: Scenario) -> dict[str, Any]:
     }
 
 
-def to_document(scn: Scenario, results: Iterable[Result]) -> dict[str, Any]:
-    return {
+def to_document(scn: Scenario, results: "Iterable[Result] | Forecast") -> dict[str, Any]:
+    """The JSON document of ``results``; with assessments when given a Forecast."""
+    from .forecast import Forecast
+
+    doc = {
         "stakes_version": __version__,
         "scenario": scenario_header(scn),
         "results": [result_to_dict(r) for r in results],
     }
+    if isinstance(results, Forecast):
+        doc["assessments"] = [_num(a.as_dict()) for a in results.assessments]
+        doc["assessment_settings"] = _num(results.settings())
+    return doc
 
 
 def to_frame(results: Iterable[Result]):

@@ -9,7 +9,8 @@ import re
 
 from stakes.api import DEFAULT_SCENARIO, load
 
-RUN_TIMEOUT = 30_000  # ms
+RUN_TIMEOUT = 60_000  # ms; only keeps a broken app from hanging the suite (a run now draws
+# its 200-member ensemble too)
 
 
 def open_default(page):

@@ -17,9 +17,24 @@ def invoke(*args: str):
 
 
 def test_run_default_scenario_table():
-    res = invoke("run")
+    res = invoke("run", "--no-save", "--members", "40")
     assert res.exit_code == 0, res.output
-    assert "baseline" in res.output and "US recognition of a Palestinian state" in res.output
+    text = res.output
+    assert "Forecast (headline): EUM: BDM's median μ after bargaining" in text
+    assert "80% interval of 40 members" in text
+    assert all(len(line) <= 100 for line in text.splitlines())
+    # one line per issue: headline, median, interval, verdict, pivot
+    from stakes.api import load
+
+    rows = {line.split()[0]: line for line in text.splitlines()
+            if line[:1].strip() and line.split()[0] in {i.id for i in load(None).issues}}
+    assert len(rows) == 11
+    assert all(any(v in line for v in ("robust", "fragile", "cycling", "degenerate"))
+               for line in rows.values())
+    # the EUM's 2-cycle on the defence treaty is shown as its range, flagged
+    assert "↻" in rows["defense_treaty"] and "cycling" in rows["defense_treaty"]
+    # then one block per lever or plan, with effects and flags
+    assert "recognition_conditional_elections (lever)" in text and "mechanical" in text
 
 
 def test_run_json_contract():
@@ -27,7 +42,9 @@ def test_run_json_contract():
                  "--format", "json")
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
-    assert set(doc) == {"stakes_version", "scenario", "results"}
+    # the contract adds keys, never removes or renames them
+    assert {"stakes_version", "scenario", "results"} <= set(doc)
+    assert {"assessments", "assessment_settings"} <= set(doc)
     assert doc["scenario"]["name"].startswith("EC car emission")
     r = doc["results"][0]
     assert {"model", "issue", "options", "rounds", "forecast", "stop", "lever", "plan"} <= set(r)
@@ -102,3 +119,45 @@ def test_new_writes_a_template_that_runs(tmp_path):
     assert labels == {(None, None), ("pressure", None), (None, "campaign")}
     res = invoke("new", str(target))
     assert res.exit_code == 2 and "exists" in res.stderr
+
+
+LEVERS = """
+stakes: 1
+metadata: {name: levers}
+actors:
+- {id: d, name: D, capability: 10}
+- {id: l, name: L, capability: 1}
+- {id: r, name: R, capability: 1}
+issues:
+- {id: x, name: X, status_quo: 0}
+- {id: y, name: Y, status_quo: 0}
+entries:
+- {actor: d, issue: x, position: 30, salience: 0.9}
+- {actor: l, issue: x, position: 10, salience: 0.5}
+- {actor: r, issue: x, position: 70, salience: 0.5}
+- {actor: d, issue: y, position: 50, salience: 0.9}
+- {actor: l, issue: y, position: 20, salience: 0.5}
+levers:
+- {id: big, name: big, effects: [{actor: d, issues: [x], position: {set: 90}},
+                                 {actor: d, issues: [y], position: {set: 60}}]}
+- {id: none, name: none, effects: [{actor: r, issues: [x], salience: {set: 0.5}}]}
+"""
+
+
+def test_levers_ranks_every_issue_a_lever_moves(tmp_path):
+    path = tmp_path / "levers.yaml"
+    path.write_text(LEVERS)
+    res = invoke("levers", str(path), "--members", "20")
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    start = lines.index("big (lever): moves 2 issues")
+    block = [ln.split() for ln in lines[start + 2:start + 8] if ln.startswith("  ")]
+    # ranked by the size of the effect: x (+60) before y (+10), every model
+    assert [b[0] for b in block] == ["x"] * 3 + ["y"] * 3
+    assert "No effect on any forecast (beyond 1% of the scale): none" in res.output
+    res = invoke("levers", str(path), "--members", "20", "-f", "json")
+    rows = json.loads(res.stdout)
+    big_x = next(r for r in rows if r["lever"] == "big" and r["issue"] == "x"
+                 and r["model"] == "median")
+    assert big_x["shift"] == pytest.approx(60.0) and big_x["flags"] == ["mechanical"]
+    assert big_x["effect"]["members"] == 20 and big_x["imposed"] == pytest.approx(60.0)

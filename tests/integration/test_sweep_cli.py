@@ -152,6 +152,12 @@ def test_sensitivity_cli_names_inputs():
     table = invoke("sensitivity", "ec-emissions", "--samples", "16", "--model", "median",
                    "--backend", "numpy")
     assert table.exit_code == 0 and "inputs that matter, by actor" in table.stdout
+    # the table says where the indices cannot be read, as the JSON's warnings do
+    warns = json.loads(invoke("sensitivity", "ec-emissions", "--samples", "16", "--model",
+                              "median", "--backend", "numpy", "-f", "json").stdout)["warnings"]
+    assert warns and all(w["problems"] for w in warns)
+    assert f"warning: the indices of {len(warns)} forecasts cannot be read at N = 16" in \
+        table.stdout
 
 
 def test_stability_cli():

@@ -86,7 +86,12 @@ def test_api_run_follows_the_cli_contract(client):
 
     body = {"scenario": "ec-emissions", "models": ["compromise", "median"]}
     doc = client.post("/api/run", json=body).json()
-    assert set(doc) == {"stakes_version", "scenario", "results", "run_id"}
+    assert {"stakes_version", "scenario", "results", "run_id"} <= set(doc)
+    # the run is assessed as stakes run assesses it: one entry per model, issue, intervention
+    assert {(a["model"], a["issue"]) for a in doc["assessments"]} == {
+        ("compromise", "emissions"), ("median", "emissions")}
+    assert all(a["interval"]["members"] == 200 and a["verdict"] in ("robust", "fragile")
+               for a in doc["assessments"])
     scn = load("ec-emissions")
     ref = to_document(scn, run(scn, models=["compromise", "median"]))
     assert [r["forecast"] for r in doc["results"]] == [r["forecast"] for r in ref["results"]]
@@ -123,6 +128,12 @@ def test_web_run_edit_and_rerun(client):
     assert r.status_code == 200
     assert 'id="forecast-table"' in r.text and "data-figure=" in r.text
     assert "<th>Lever: " in r.text  # the lever's column beside the baseline's
+    # the same headlines, intervals and verdicts as stakes run, strategic models first
+    assert 'id="trust-table"' in r.text and 'id="effects-table"' in r.text
+    verdicts = re.findall(r'<tr data-verdict="(\w+)">', r.text)
+    assert len(verdicts) == 2 * 11 and set(verdicts) <= {"robust", "fragile", "cycling",
+                                                          "degenerate"}
+    assert "condition_aid" in r.text.split('id="effects-table"')[1].split("</table>")[0]
     first = re.search(r'id="run-(\w+)"', r.text).group(1)
     # change a salience: entry 0, then re-run
     page = client.get(f"{ws}/edit").text
@@ -160,6 +171,10 @@ def test_downloads(client):
     assert csv.text.splitlines()[0].startswith("run_id,model,intervention,issue,round")
     view = client.get(f"/runs/{rid}/report")
     assert view.status_code == 200 and "data-figure=" in view.text
+    # the report shows the run page's headlines and verdicts: one source, the assessments
+    page_rows = re.findall(r'<tr data-verdict="(\w+)">', r.text)
+    report_rows = re.findall(r"<tr data-verdict='(\w+)'>", view.text)
+    assert report_rows and report_rows == page_rows
     # the in-app report loads its scripts and styles as files (the CSP allows no inline code)
     assert "<script>" not in view.text and "<style>" not in view.text
     assert len(view.text) < 1_500_000

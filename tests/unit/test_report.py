@@ -317,3 +317,12 @@ def test_the_default_scenarios_report_page_is_small():
     assert len(page.encode("utf-8")) < 1_500_000
     assert page.count("data-figure=") == sum(1 for c in rep.charts if c.section != "evidence")
     assert "<script src='plotly.min.js'></script>" in page
+
+
+def test_every_actor_gets_its_own_colour():
+    from stakes.report.charts import PALETTE, color
+
+    colours = [color(k) for k in range(60)]
+    assert colours[:len(PALETTE)] == list(PALETTE)
+    assert len(set(colours)) == 60
+    assert all(len(c) == 7 and c.startswith("#") for c in colours)

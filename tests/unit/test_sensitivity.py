@@ -108,3 +108,38 @@ def test_stability_names_the_pivotal_actor(dominant):
     assert rows["B"]["median_shift"] == 0.0 and not rows["B"]["pivotal"]
     assert issue["stable_under_shocks"]  # only saliences move, and A keeps its majority
     assert issue["shock_interval"] == [50.0, 50.0]
+
+
+def _rec(group, st, st_conf, s1=None, s1_conf=0.01, issue="x"):
+    return {"model": "m", "intervention": "baseline", "issue": issue, "by": "actor",
+            "group": group, "ST": st, "ST_conf": st_conf,
+            "S1": st if s1 is None else s1, "S1_conf": s1_conf}
+
+
+def test_warnings_when_the_top_two_cannot_be_ranked_or_indices_leave_0_1():
+    from stakes.analysis.sensitivity import index_warnings
+
+    # clear winner, narrow intervals: nothing to say
+    assert index_warnings([_rec("a", 0.9, 0.05), _rec("b", 0.1, 0.05)], 64) == []
+    # overlapping intervals: (0.2 + 0.2) / (0.5 - 0.4) = 4 times wider than the gap,
+    # so about 16 times the samples (the next power of two above 64 * 16 * 1.1)
+    (w,) = index_warnings([_rec("a", 0.5, 0.2), _rec("b", 0.4, 0.2)], 64)
+    assert "not ranked" in w["problems"][0] and w["suggest_samples"] == 2048
+    # a tie: no sample size is suggested
+    (w,) = index_warnings([_rec("a", 0.5, 0.2), _rec("b", 0.499, 0.2)], 64)
+    assert w["suggest_samples"] is None
+    # a total index above 1 and a negative first-order one, read to within 0.05:
+    # 64 * (0.3 / 0.05)^2 * 1.1 = 2534 -> 4096
+    (w,) = index_warnings([_rec("a", 1.2, 0.2, s1=0.9), _rec("b", 0.05, 0.02, s1=-0.1,
+                                                               s1_conf=0.3)], 64)
+    assert w["problems"] == ["outside [0, 1]: a ST 1.20, b S1 -0.10"]
+    assert w["suggest_samples"] == 4096
+
+
+def test_sensitivity_reports_warnings_in_its_document(dominant):
+    from stakes.analysis.sensitivity import index_warnings
+
+    doc = run_sensitivity(dominant, samples=8, models=["compromise"], backend="numpy", seed=3)
+    assert doc["warnings"] == index_warnings(doc["indices"], 8)
+    # a total index of 1.01 for the actor that decides is rounding, not a warning
+    assert index_warnings([_rec("a", 1.01, 0.02), _rec("b", 0.0, 0.01)], 64) == []

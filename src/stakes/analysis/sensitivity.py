@@ -71,6 +71,66 @@ def sobol_indices(groups: Sequence[str], uniforms_to_output: Callable[[np.ndarra
     return results
 
 
+#: An index further than this outside [0, 1] is flagged (closer is rounding: a total index
+#: of 1.01 for the only input that matters).
+RANGE_SLACK = 0.05
+
+
+def _next_pow2(x: float) -> int:
+    return 1 << max(1, int(np.ceil(np.log2(max(x, 2.0)))))
+
+
+#: A suggested sample size above this many times the current one is not given: the top two
+#: groups are tied within their intervals, and more samples are unlikely to separate them.
+MAX_FACTOR = 64
+
+
+def index_warnings(records: Sequence[dict[str, Any]], samples: int) -> list[dict[str, Any]]:
+    """Where the indices cannot be read: too wide to rank the inputs, or outside [0, 1].
+
+    Per forecast and grouping: the top two groups by ST are *not ranked* when
+    their confidence intervals overlap; an index is *outside* when S1 or ST
+    leaves [0, 1] by more than :data:`RANGE_SLACK` (estimation noise: the true
+    indices lie in [0, 1]).  Each warning suggests a sample size
+    (``suggest_samples``, a power of two): intervals shrink as 1/√N, so
+    separating the top two needs N·((c1 + c2)/(ST1 − ST2))², and an index
+    outside [0, 1] with half-width c needs N·(c/RANGE_SLACK)² to be read to
+    within RANGE_SLACK.  None where that is over :data:`MAX_FACTOR` times N
+    (a tie).
+    """
+    by_output: dict[tuple, list[dict[str, Any]]] = {}
+    for r in records:
+        if r.get("ST") is None or r.get("note"):
+            continue
+        by_output.setdefault((r["model"], r["intervention"], r["issue"], r["by"]), []).append(r)
+    out = []
+    for (model, label, iss, by), recs in by_output.items():
+        recs = sorted(recs, key=lambda r: -r["ST"])
+        problems, needs = [], []
+        if len(recs) >= 2:
+            a, b = recs[0], recs[1]
+            gap = a["ST"] - b["ST"]
+            width = a["ST_conf"] + b["ST_conf"]
+            if width >= gap:
+                problems.append(f"{a['group']} {a['ST']:.2f}±{a['ST_conf']:.2f} and "
+                                f"{b['group']} {b['ST']:.2f}±{b['ST_conf']:.2f} (ST) overlap: "
+                                "not ranked")
+                needs.append(samples * (width / gap) ** 2 * 1.1 if gap > 0 else float("inf"))
+        bad = [(r, k, r[f"{k}_conf"]) for r in recs for k in ("S1", "ST")
+               if r[k] < -RANGE_SLACK or r[k] > 1 + RANGE_SLACK]
+        if bad:
+            names = ", ".join(f"{r['group']} {k} {r[k]:.2f}" for r, k, _ in bad[:3])
+            problems.append(f"outside [0, 1]: {names}")
+            needs += [samples * (c / RANGE_SLACK) ** 2 * 1.1 for _r, _k, c in bad]
+        if problems:
+            need = max(needs)
+            suggest = (_next_pow2(need) if need <= MAX_FACTOR * samples else None)
+            out.append({"model": model, "intervention": label, "issue": iss, "by": by,
+                        "problems": problems,
+                        "suggest_samples": max(suggest, 2 * samples) if suggest else None})
+    return out
+
+
 def run_sensitivity(
     scn: Scenario,
     *,
@@ -148,4 +208,5 @@ def run_sensitivity(
                                "95% bootstrap confidence intervals"},
         "skipped": ens.skipped,
         "indices": records,
+        "warnings": index_warnings(records, samples),
     }

@@ -578,6 +578,20 @@ def _sensitivity_tables(console: Console, scn, doc: dict[str, Any], top: int) ->
                                      f"S1 {r['S1']:.2f}±{r['S1_conf']:.2f}")
                 t.add_row(names.get(iss, iss), *cells, *[""] * (top - len(cells)))
             console.print(t)
+    warns = doc.get("warnings", [])
+    if warns:
+        import textwrap
+
+        console.print(f"[yellow]warning: the indices of {len(warns)} forecasts cannot be read "
+                      f"at N = {s['samples']} (each line: the N that would settle it):[/yellow]")
+        for w in warns:
+            n = w["suggest_samples"]
+            tail = (f"try --samples {n}" if n else
+                    "tied: more samples are unlikely to separate them")
+            text = f"{w['model']}, {w['issue']}, by {w['by']}: {'; '.join(w['problems'])}; {tail}"
+            for line in textwrap.wrap(text, width=100, initial_indent="  ",
+                                      subsequent_indent="    "):
+                console.print(line, markup=False, highlight=False)
 
 
 # --------------------------------------------------------------------------

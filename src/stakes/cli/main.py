@@ -137,8 +137,28 @@ def run(
     calibrated: bool = typer.Option(False, "--calibrated", help="Tables: an 80% interval "
                                     "per forecast from the models' errors on EU legislative "
                                     "bargaining (DEU III; docs/backtest.md)."),
+    members: Optional[int] = typer.Option(
+        None, "--members", min=0, max=1_000_000,
+        help="Ensemble members behind each interval and verdict (0: none). Default 200; "
+        "fewer (at least 20) where the scenario's EUM runs are large."),
+    slow_members: int = typer.Option(0, "--slow-members", min=0, max=100_000,
+                                     help="Members for models without a batched kernel (smp, "
+                                     "exchange, nbs-joint); each costs a full run."),
+    fragile: float = typer.Option(0.25, "--fragile", min=0.0, max=1.0,
+                                  help="Fragile: an interval wider than this share of the "
+                                  "scale."),
+    zero_effect: float = typer.Option(0.01, "--zero-effect", min=0.0, max=1.0,
+                                      help="Effects within this share of the scale count as "
+                                      "none."),
+    spillover: float = typer.Option(0.05, "--spillover", min=0.0, max=1.0,
+                                    help="Spillover: a joint model moves an issue the lever "
+                                    "does not touch by more than this share of the scale."),
 ) -> None:
-    """Run models on a scenario: the baseline, and every lever and plan it defines."""
+    """Run models on a scenario: the baseline, and every lever and plan it defines.
+
+    Every forecast comes with an ensemble interval and a verdict (robust, fragile, cycling,
+    degenerate); every lever effect with its paired interval and flags (docs: Reading a
+    forecast)."""
     from ..api import load
     from ..engine import DEFAULT_MODELS, check_seed, run_scenario
     from ..models import model_names
@@ -155,6 +175,12 @@ def run(
     explicit = model is not None and "all" not in (model or [])
     results = run_scenario(scn, models, options=options, interventions=ivs, rounds=rounds,
                            seed=seed, skip_inapplicable=not explicit)
+    from ..forecast import Thresholds, assess
+
+    results = assess(scn, results, options=options, rounds=rounds, seed=seed, members=members,
+                     slow_members=slow_members,
+                     thresholds=Thresholds(fragile_width=fragile, zero=zero_effect,
+                                           spillover=spillover))
     # The forecast is printed before the run is recorded: a store that is busy (a sweep
     # writing) or cannot be opened costs the record, never the computed result.
     if fmt == "json":
@@ -163,11 +189,14 @@ def run(
         text = json.dumps(to_document(scn, results), indent=2, allow_nan=False)
         _emit(text, output)
     else:
-        from .tables import results_tables
+        from .tables import forecast_summary, results_tables
 
         def draw(console: Console) -> None:
-            results_tables(console, scn, results, detail, calibrated)
-            _expectations(scn, results, models, console)
+            if detail or calibrated:
+                results_tables(console, scn, results, detail, calibrated)
+            else:
+                forecast_summary(console, results)
+            _expectations(scn, results.results, models, console)
 
         _tables_to(output, draw)
     if save:
@@ -249,27 +278,80 @@ def levers(
     model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Models (repeatable)."),
     rounds: Optional[int] = typer.Option(None, "--rounds", min=1, max=100_000),
     seed: int = typer.Option(0, "--seed"),
+    members: Optional[int] = typer.Option(
+        None, "--members", min=0, max=1_000_000,
+        help="Ensemble members behind each effect's interval (default as stakes run)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
-    """Each lever's and plan's shift of every forecast against the baseline."""
+    """Per lever and plan: every issue and model it moves, ranked by the size of the effect."""
     from ..api import load
     from ..engine import DEFAULT_MODELS, check_seed, interventions_for, run_scenario
-    from .tables import lever_comparison, lever_effects
+    from ..forecast import assess
+    from .tables import lever_effects, lever_ranking
 
     check_seed(seed)
+    if fmt not in ("table", "json"):
+        raise OptionError(f"--format {fmt!r}: expected table or json")
     scn = load(scenario)
     if not scn.levers and not scn.plans:
         raise OptionError(f"scenario {scn.metadata.name!r} defines no levers or plans")
     models = list(model or DEFAULT_MODELS)
     results = run_scenario(scn, models, interventions=interventions_for(scn, "all", "all"),
                            rounds=rounds, seed=seed, skip_inapplicable=model is None)
+    fc = assess(scn, results, rounds=rounds, seed=seed, members=members)
     if fmt == "json":
-        sys.stdout.write(json.dumps(lever_effects(results), indent=2, allow_nan=False) + "\n")
-    elif fmt == "table":
-        lever_comparison(out, scn, results)
-        _expectations(scn, results, models)
+        sys.stdout.write(json.dumps(lever_effects(fc), indent=2, allow_nan=False) + "\n")
     else:
+        lever_ranking(out, fc)
+        _expectations(scn, results, models)
+
+
+@app.command()
+@reports_errors
+def explain(
+    targets: list[str] = typer.Argument(..., metavar="[SCENARIO] ISSUE",
+                                        help="The issue, after the scenario (default: the "
+                                        "embedded one)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m",
+                                        help="Model (default: the headline model, eum)."),
+    lever: Optional[str] = typer.Option(None, "--lever", help="Explain the run under a lever."),
+    plan: Optional[str] = typer.Option(None, "--plan", help="Explain the run under a plan."),
+    set_: Optional[list[str]] = typer.Option(
+        None, "--set", help="Model option, MODEL.OPTION=VALUE (repeatable)."),
+    rounds: Optional[int] = typer.Option(None, "--rounds", min=1, max=100_000),
+    seed: int = typer.Option(0, "--seed"),
+    members: Optional[int] = typer.Option(
+        None, "--members", min=0, max=1_000_000,
+        help="Ensemble members behind the verdict (0: none; default as stakes run)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+) -> None:
+    """Why a forecast came out as it did: pivot, weight for and against change, each actor's
+    start -> end and contribution, and the events of each round."""
+    from ..api import load
+    from ..engine import check_seed
+    from ..forecast.explain import explain as do_explain
+
+    check_seed(seed)
+    if fmt not in ("table", "json"):
         raise OptionError(f"--format {fmt!r}: expected table or json")
+    if len(targets) > 2:
+        raise OptionError(f"expected [SCENARIO] ISSUE, got {len(targets)} arguments")
+    if lever and plan:
+        raise OptionError("--lever and --plan: give one of them")
+    scenario, issue = (None, targets[0]) if len(targets) == 1 else targets
+    scn = load(scenario)
+    name = model or "eum"
+    ex = do_explain(scn, issue, model=name, lever=lever, plan=plan,
+                    options=parse_sets(set_, [name]), rounds=rounds, seed=seed,
+                    members=members)
+    if fmt == "json":
+        from ..results import _num
+
+        sys.stdout.write(json.dumps(_num(ex.as_dict()), indent=2, allow_nan=False) + "\n")
+        return
+    from .tables import explanation_table
+
+    explanation_table(out, ex)
 
 
 @app.command()

@@ -8,8 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from ..engine import Result
-from ..results import baseline_forecasts
+from ..forecast.headline import cycle_range, is_baseline, statistic, strategic_first
 from ..scenario.schema import Scenario
 
 MAX_TRAJECTORY = 8
@@ -27,17 +26,6 @@ def _trajectory(values: list[float]) -> str:
         return " → ".join(_fmt(v) for v in shown)
     head = values[: MAX_TRAJECTORY - 2]
     return " → ".join(_fmt(v) for v in head) + " → … → " + _fmt(values[-1])
-
-
-def cycle_range(run, d: int) -> tuple[float, float] | None:
-    """Lowest and highest forecast over the rounds of the cycle a run ended in, when they
-    differ: the reported forecast (e.g. a cycle mean) is then no round's forecast."""
-    length = run.info.get("cycle_length") if run.stop == "cycle" else None
-    if not length:
-        return None
-    values = [float(rec.forecast[d]) for rec in run.rounds[-int(length):]]
-    lo, hi = min(values), max(values)
-    return (lo, hi) if hi - lo > 5e-3 else None
 
 
 # Marks a forecast taken over a cycle whose rounds disagree (see cycle_range).
@@ -59,9 +47,11 @@ def _short_list(names: list[str], limit: int = 5) -> str:
     return ", ".join(names[:limit]) + (f" +{len(names) - limit}" if len(names) > limit else "")
 
 
-def results_tables(console: Console, scn: Scenario, results: list[Result],
+def results_tables(console: Console, scn: Scenario, fc,
                    detail: bool | None = None, calibrated: bool = False) -> None:
-    """Per issue: the trajectories (no levers, or ``detail``), else the lever comparison."""
+    """Per issue: the lever comparison (with levers), then the trajectories (no levers, or
+    ``detail``).  ``fc`` is a :class:`stakes.forecast.Forecast`."""
+    results = fc.results
     any_levers = any(r.intervention.kind != "baseline" for r in results)
     from ..scenario.review import as_of_notice
 
@@ -70,13 +60,15 @@ def results_tables(console: Console, scn: Scenario, results: list[Result],
     notice = as_of_notice(scn)
     if notice:
         console.print(notice, markup=False, style="yellow")
-    if any_levers and not detail:
-        lever_comparison(console, scn, results)
-        console.print("[dim]Trajectories: stakes run --detail; JSON: --format json.[/dim]")
-        return
+    if any_levers:
+        lever_comparison(console, scn, fc)
+        if not detail:
+            console.print("[dim]Trajectories: stakes run --detail; JSON: --format json.[/dim]")
+            return
     for issue in scn.issues:
-        rows = [(r, r.run.issue_ids.index(issue.id)) for r in results
-                if issue.id in r.run.issue_ids]
+        order = {m: k for k, m in enumerate(strategic_first(r.run.model for r in results))}
+        rows = sorted([(r, r.run.issue_ids.index(issue.id)) for r in results
+                       if issue.id in r.run.issue_ids], key=lambda rd: order[rd[0].run.model])
         if not rows:
             continue
         t = Table(title=_issue_title(issue), title_justify="left")
@@ -107,6 +99,9 @@ def results_tables(console: Console, scn: Scenario, results: list[Result],
             cells += [stop, traj, _short_list(r.moved)]
             t.add_row(*cells)
         console.print(t)
+    base_models = [m for m in strategic_first(r.run.model for r in results) if is_baseline(m)]
+    if base_models:
+        console.print(f"[dim]{', '.join(base_models)}: non-strategic baselines.[/dim]")
     if calibrated:
         console.print("[dim]* 80% interval (the shortest holding 80%) from the model's error on EU legislative "
                       "bargaining (DEU III, out of fold: docs/backtest.md); it assumes this "
@@ -123,12 +118,13 @@ def _calibrated(scn: Scenario, issue_id: str, model: str, forecast: float) -> st
     return f"{_fmt(lo)}–{_fmt(hi)}"
 
 
-def lever_comparison(console: Console, scn: Scenario, results: list[Result]) -> None:
+def lever_comparison(console: Console, scn: Scenario, fc) -> None:
     """Per issue: rows baseline, levers, plans; per model the forecast and its shift
-    against the baseline; and the actors that ended elsewhere than in the baseline."""
-    base = baseline_forecasts(results)
+    against the baseline (the assessment's, computed once); and the actors that ended
+    elsewhere than in the baseline."""
+    results = fc.results
     cycling = False
-    models = list(dict.fromkeys(r.run.model for r in results))
+    models = strategic_first(r.run.model for r in results)
     labels = list(dict.fromkeys(r.intervention.label for r in results))
     for issue in scn.issues:
         cell: dict[tuple[str, str], str] = {}
@@ -138,25 +134,28 @@ def lever_comparison(console: Console, scn: Scenario, results: list[Result]) -> 
                 continue
             d = r.run.issue_ids.index(issue.id)
             f = float(r.run.forecast[d])
-            b = base.get((r.run.model, issue.id))
+            a = fc.get(r.run.model, r.intervention.label, issue.id)
+            shift = None if a is None else a.shift
             value = _fmt(f)
             if cycle_range(r.run, d) is not None:
                 value, cycling = value + CYCLE_MARK, True
-            if r.intervention.kind == "baseline" or b is None:
+            if r.intervention.kind == "baseline" or shift is None:
                 cell[(r.intervention.label, r.run.model)] = value
             else:
-                shift = f - b
                 mark = "  ·" if abs(shift) < 5e-3 else f"{shift:+.1f}"
                 cell[(r.intervention.label, r.run.model)] = f"{value} {mark:>6}"
-                for a in r.moved_vs_baseline or []:
-                    movers.setdefault(r.intervention.label, {})[a] = None
+                lever_set = set(a.split.by_lever) if a is not None and a.split else set()
+                for who in r.moved_vs_baseline or []:
+                    # * marks an actor the lever itself moves, not bargaining
+                    name = who + ("*" if who in lever_set else "")
+                    movers.setdefault(r.intervention.label, {})[name] = None
         if not cell:
             continue
         t = Table(title=_issue_title(issue), title_justify="left")
         t.add_column("lever / plan")
         for m in models:
-            t.add_column(m, justify="right")
-        t.add_column("actors moved vs baseline")
+            t.add_column(f"{m} (baseline)" if is_baseline(m) else m, justify="right")
+        t.add_column("actors moved vs baseline (*: by the lever)")
         for label in labels:
             if not any((label, m) in cell for m in models):
                 continue
@@ -169,23 +168,55 @@ def lever_comparison(console: Console, scn: Scenario, results: list[Result]) -> 
         console.print(f"[dim]{CYCLE_NOTE}[/dim]")
 
 
-def lever_effects(results: list[Result]) -> list[dict[str, Any]]:
-    """Per issue, model and intervention: forecast, shift against the baseline, movers."""
-    base = baseline_forecasts(results)
+def lever_effects(fc) -> list[dict[str, Any]]:
+    """Per issue, model and intervention: forecast, shift against the baseline, movers, and
+    the assessment's interval, verdict, imposed/bargained split and flags."""
     out = []
-    for r in results:
-        for d, iss in enumerate(r.run.issue_ids):
-            f = float(r.run.forecast[d])
-            b = base.get((r.run.model, iss))
-            out.append({
-                "issue": iss, "model": r.run.model,
-                "lever": r.intervention.id if r.intervention.kind == "lever" else None,
-                "plan": r.intervention.id if r.intervention.kind == "plan" else None,
-                "forecast": None if math.isnan(f) else f,
-                "shift": None if b is None or math.isnan(f - b) else f - b,
-                "moved": list(r.moved),
-            })
+    for a in fc.assessments:
+        f = float(a.result.run.forecast[a.result.run.issue_ids.index(a.issue)])
+        doc = a.as_dict()
+        out.append({
+            "issue": a.issue, "model": a.model, "lever": doc["lever"], "plan": doc["plan"],
+            "forecast": None if math.isnan(f) else f,
+            "shift": None if a.shift is None or math.isnan(a.shift) else a.shift,
+            "moved": list(a.result.moved),
+            **{k: doc[k] for k in ("statistic", "effect", "effect_verdict", "imposed",
+                                   "bargained", "flags")},
+        })
     return out
+
+
+def lever_ranking(console: Console, fc) -> None:
+    """Per lever and plan: every (issue, model) it moves, ranked by the size of the effect."""
+    th = fc.thresholds
+    order = {m: k for k, m in enumerate(fc.models)}
+    rows = [a for a in fc.assessments if a.intervention.kind != "baseline"]
+    labels = list(dict.fromkeys(a.intervention.label for a in rows))
+    fmt = "  {:<21} {:<12} {:>8} {:>17}  {:<10} {}"
+    quiet = []
+    for label in labels:
+        moved = [a for a in rows if a.intervention.label == label and a.moves(th.zero)]
+        iv0 = next(a.intervention for a in rows if a.intervention.label == label)
+        if not moved:
+            quiet.append(iv0.id)
+            continue
+        moved.sort(key=lambda a: (-abs(a.shift or 0.0), order.get(a.model, 99)))
+        issues = len({a.issue for a in moved})
+        console.print(f"{iv0.id} ({iv0.kind}): moves {issues} issue{'s' * (issues != 1)}",
+                      style="bold", markup=False, highlight=False)
+        console.print(fmt.format("issue", "model", "effect", f"{th.level:.0%} interval",
+                                 "verdict", "flags"), style="dim", markup=False,
+                      highlight=False)
+        for a in moved:
+            model = a.model + ("*" if is_baseline(a.model) else "")
+            console.print(fmt.format(a.issue[:21], model[:12], _num(a.shift, True),
+                                     _span(a.effect, True), a.effect_verdict or "—",
+                                     ", ".join(a.flags)), markup=False, highlight=False)
+    if quiet:
+        _wrap(console, f"No effect on any forecast (beyond {th.zero:.0%} of the scale): "
+              + ", ".join(quiet), indent="  ")
+    _wrap(console, "* non-strategic baseline. Effects are paired: the lever's members minus "
+          f"the baseline's (the same {max(fc.members.values(), default=0)} members).")
 
 
 def models_table(console: Console, models: list) -> None:
@@ -198,3 +229,134 @@ def models_table(console: Console, models: list) -> None:
         for k, f in m.Options.model_fields.items():
             t.add_row(k, repr(f.default), f.description or "")
         console.print(t)
+
+
+# --------------------------------------------------------------------------
+# The default output of ``stakes run``: one line per issue, one block per lever (100 columns)
+
+
+def _num(v: float | None, signed: bool = False) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    return f"{v:+.2f}" if signed else f"{v:.2f}"
+
+
+def _span(iv, signed: bool = False) -> str:
+    return "—" if iv is None else f"{_num(iv.lo, signed)} … {_num(iv.hi, signed)}"
+
+
+def _pivot(names: list[str]) -> str:
+    return "—" if not names else names[0] + (f" +{len(names) - 1}" if len(names) > 1 else "")
+
+
+def _wrap(console: Console, text: str, indent: str = "") -> None:
+    import textwrap
+
+    for line in textwrap.wrap(text, width=100, subsequent_indent=indent,
+                              break_on_hyphens=False):
+        console.print(line, markup=False, highlight=False)
+
+
+def forecast_summary(console: Console, fc) -> None:
+    """The headline model's forecast per issue, then each lever's and plan's effects."""
+    from ..scenario.review import as_of_notice
+
+    scn = fc.scenario
+    console.print(f"[bold]{scn.metadata.name}[/bold]"
+                  + (f" (as of {scn.metadata.as_of})" if scn.metadata.as_of else ""))
+    notice = as_of_notice(scn)
+    if notice:
+        console.print(notice, markup=False, style="yellow")
+    models = fc.models
+    if not models:
+        return
+    head = models[0]
+    th = fc.thresholds
+    n = fc.members.get(head, 0)
+    kind = "baseline" if is_baseline(head) else "headline"
+    run0 = next(r.run for r in fc.results if r.run.model == head)
+    from ..analysis.ensemble import BATCHED
+    from ..forecast.trust import DEFAULT_MEMBERS
+
+    fewer = (f" (fewer than {DEFAULT_MEMBERS}: this scenario's EUM runs are large; "
+             "--members N to choose)" if 0 < n < DEFAULT_MEMBERS and fc.auto else "")
+    _wrap(console, f"Forecast ({kind}): {statistic(head, run0.options)}. "
+          + (f"{th.level:.0%} interval of {n} members drawn from the scenario's uncertainty "
+             f"(seed {fc.seed}){fewer}; fragile: interval wider than {th.fragile_width:.0%} "
+             "of the scale." if n else
+             f"No ensemble: no intervals ({head} runs one member at a time; --slow-members N "
+             "draws N)." if head not in BATCHED else "No ensemble (--members 0): no intervals."))
+    row = "{:<22} {:>12} {:>8} {:>17}  {:<10} {}"
+    console.print(row.format("issue", "forecast", "median", f"{th.level:.0%} interval",
+                             "verdict", "pivot"), style="bold", markup=False, highlight=False)
+    for a in fc.rows(head, "baseline"):
+        iv = a.forecast
+        console.print(row.format(a.issue[:22], a.headline.text(),
+                                 _num(iv.median) if iv else "—", _span(iv),
+                                 a.verdict or "—", _pivot(a.pivot)),
+                      markup=False, highlight=False)
+    levers = fc.rows(head, "lever")
+    if levers:
+        console.print()
+        console.print(f"Levers and plans: shift of {head}'s forecast against the baseline "
+                      "(paired: the same members)", style="bold", markup=False)
+        eff = "  {:<22} {:>10} {:>8} {:>17}  {:<10} {}"
+        console.print(eff.format("issue", "effect", "median", f"{th.level:.0%} interval",
+                                 "verdict", "flags"), style="bold", markup=False,
+                      highlight=False)
+        labels = list(dict.fromkeys(a.intervention.label for a in levers))
+        quiet = []
+        for label in labels:
+            rows = [a for a in levers if a.intervention.label == label and a.moves(th.zero)]
+            iv0 = rows[0].intervention if rows else next(
+                a.intervention for a in levers if a.intervention.label == label)
+            if not rows:
+                quiet.append(iv0.id)
+                continue
+            rows.sort(key=lambda a: -abs(a.effect.median if a.effect else a.shift or 0.0))
+            console.print(f"{iv0.id} ({iv0.kind})", style="bold", markup=False,
+                          highlight=False)
+            for a in rows:
+                e = a.effect
+                console.print(eff.format(a.issue[:22], _num(a.shift, True),
+                                         _num(e.median, True) if e else "—",
+                                         _span(e, True), a.effect_verdict or "—",
+                                         ", ".join(a.flags)),
+                              markup=False, highlight=False)
+        if quiet:
+            _wrap(console, f"No effect on {head} (beyond {th.zero:.0%} of the scale): "
+                  + ", ".join(quiet), indent="  ")
+    others = [m for m in models if m != head]
+    notes = []
+    if any(a.headline.cycle is not None for a in fc.assessments if a.model == head):
+        notes.append(f"{CYCLE_MARK}: the run ends in a cycle whose rounds disagree; its range "
+                     "is shown, not a forecast.")
+    if levers:
+        notes.append("Flags: mechanical = bargaining adds nothing to what the lever imposes; "
+                     "overshoot = the forecast moves further than the lever moved any actor; "
+                     "spillover = a joint model moves an issue the lever does not touch.")
+    if others:
+        notes.append("Other models (" + ", ".join(
+            m + (" baseline" if is_baseline(m) else "") for m in others)
+            + "): stakes run --detail or --format json.")
+    notes.append("Why a forecast came out as it did: stakes explain ISSUE.")
+    for note in notes:
+        _wrap(console, note)
+
+
+def explanation_table(console: Console, ex, limit: int = 20) -> None:
+    """The narrative of an explanation, then its actors: start -> end, weight, contribution."""
+    for line in ex.narrative():
+        _wrap(console, line, indent="  ")
+    console.print()
+    row = "{:<22} {:>8} {:>8} {:>7} {:>13} {:>7}"
+    how = "shapley" if ex.contribution_method == "shapley" else "leave-one-out"
+    console.print(row.format("actor", "start", "end", "weight", how, "events"), style="bold",
+                  markup=False, highlight=False)
+    for a in ex.actors[:limit]:
+        console.print(row.format(a.actor[:22], _num(a.start), _num(a.end), f"{a.weight:.0%}",
+                                 _num(a.contribution, True), a.events),
+                      markup=False, highlight=False)
+    if len(ex.actors) > limit:
+        console.print(f"... {len(ex.actors) - limit} more actors (--format json)",
+                      markup=False)

@@ -38,7 +38,17 @@ WIDTH, HEIGHT = 900, 520
 
 
 def color(k: int) -> str:
-    return PALETTE[k % len(PALETTE)]
+    """The k-th actor's colour: the palette, then hues spaced by the golden angle at two
+    lightnesses, so that no two of a scenario's actors share a colour."""
+    if k < len(PALETTE):
+        return PALETTE[k]
+    import colorsys
+
+    j = k - len(PALETTE)
+    hue = (j * 0.618033988749895) % 1.0
+    light = 0.42 if j % 2 == 0 else 0.6
+    r, g, b = colorsys.hls_to_rgb(hue, light, 0.65)
+    return f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
 
 
 def model_color(name: str, k: int = 0) -> str:

@@ -98,6 +98,47 @@ def _forecast_html(rep: Report) -> str:
     return "".join(out)
 
 
+def _trust_html(trust: dict[str, Any] | None) -> str:
+    """Headline forecasts with interval, verdict and pivot; lever effects with flags."""
+    if not trust:
+        return ""
+    th = trust.get("thresholds") or {}
+    members = ", ".join(f"{n} members ({m})" for m, n in trust["members"].items()) or \
+        "no ensemble"
+    out = ["<h3>Headline forecasts and how far to trust them</h3><p class='lead'>Each "
+           "model's declared statistic, strategic models first. Median and "
+           f"{_e(round(100 * th.get('level', 0.8)))}% interval over {_e(members)} drawn from "
+           "the scenario's uncertainty; <i>fragile</i>: interval wider than "
+           f"{_e(round(100 * th.get('fragile_width', 0.25)))}% of the scale; ↻: a cycle's "
+           "range, not a forecast.</p>",
+           "<table id='trust-table'><thead><tr><th>issue</th><th>model</th><th>forecast</th>"
+           "<th>median</th><th>interval</th><th>verdict</th><th>pivot</th></tr></thead><tbody>"]
+    for h in trust["headlines"]:
+        model = _e(h["model"]) + (" (baseline)" if h["baseline_model"] else "")
+        out.append(f"<tr data-verdict='{_e(h['verdict'])}'><td>{_e(h['issue_name'])}</td>"
+                   f"<td title='{_e(h['statistic'])}'>{model}</td><td class='num'>"
+                   f"{_e(h['forecast'])}</td><td class='num'>{_e(h['median'])}</td>"
+                   f"<td class='num'>{_e(h['interval'])}</td><td>{_e(h['verdict'])}</td>"
+                   f"<td>{_e(h['pivot'])}</td></tr>")
+    out.append("</tbody></table>")
+    if trust["effects"]:
+        out.append("<table id='effects-table'><thead><tr><th>lever / plan</th><th>issue</th>"
+                   "<th>model</th><th>effect</th><th>median</th><th>interval</th>"
+                   "<th>verdict</th><th>flags</th></tr></thead><tbody>")
+        for e in trust["effects"]:
+            out.append(f"<tr><td>{_e(e['intervention'])} ({_e(e['kind'])})</td>"
+                       f"<td>{_e(e['issue_name'])}</td><td>{_e(e['model'])}</td>"
+                       f"<td class='num'>{_e(e['shift'])}</td><td class='num'>"
+                       f"{_e(e['median'])}</td><td class='num'>{_e(e['interval'])}</td>"
+                       f"<td>{_e(e['verdict'])}</td><td>{_e(e['flags'])}</td></tr>")
+        out.append("</tbody></table><p class='lead'>Effects are paired (the same members with "
+                   "and without the lever). <i>mechanical</i>: bargaining adds nothing to what "
+                   "the lever imposes; <i>overshoot</i>: the forecast moves further than the "
+                   "lever moved any actor; <i>spillover</i>: a joint model moves an issue the "
+                   "lever does not touch.</p>")
+    return "".join(out)
+
+
 def _evidence_html(rep: Report) -> str:
     df = rep.evidence
     if not len(df):
@@ -151,7 +192,8 @@ def render_html(rep: Report, *, plotly_src: str | None = None,
     of inlining them.
     """
     toc = ["<a href='#forecasts'>Forecasts</a>"]
-    body = ["<section id='forecasts'><h2>Forecasts</h2>", _forecast_html(rep)]
+    body = ["<section id='forecasts'><h2>Forecasts</h2>",
+            _trust_html(getattr(rep, "trust", None)), _forecast_html(rep)]
     for note in rep.notes:
         body.append(f"<div class='note'>{_e(note)}</div>")
     body.append("</section>")

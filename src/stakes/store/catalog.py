@@ -507,13 +507,14 @@ class Store:
         from ..results import to_document
 
         self._writable()
+        # before the list: a Forecast's document carries its assessments too
+        document = to_document(scn, results)
         results = list(results)
         if models is None:
             models = list(dict.fromkeys(r.run.model for r in results))
         ivs = list(dict.fromkeys(r.intervention.label for r in results))
         if seconds is None:
             seconds = float(sum(r.seconds for r in results))
-        document = to_document(scn, results)
         with self.transaction():
             rid = self._new_id()
             shash = self._put_scenario(scn)

@@ -121,7 +121,8 @@ def submit_run(state: State, scn: Any, models: list[str], levers: list[str], pla
                rounds: int | None = None, seed: int = 0, record: bool = True) -> Job:
     """Queue a run: one worker step per model (the progress), then record it here.
 
-    The result is ``{"results": [...], "run_id": id or None}``.
+    The result is ``{"results": Forecast, "run_id": id or None}``: each model's results with
+    their assessments (intervals, verdicts), as ``stakes run`` makes them.
     """
     from ..engine import interventions_for
 
@@ -130,14 +131,17 @@ def submit_run(state: State, scn: Any, models: list[str], levers: list[str], pla
     interventions_for(scn, levers, plans)  # unknown levers and plans are refused now
 
     def driver(ctx: JobContext) -> dict[str, Any]:
-        results: list[Any] = []
+        from ..forecast import merge
+
+        parts: list[Any] = []
         for k, m in enumerate(models):
             ctx.progress(k, len(models), f"running {m}")
-            results.extend(ctx.call("run", {"scenario": scn, "model": m, "levers": levers,
-                                            "plans": plans, "options": options,
-                                            "rounds": rounds, "seed": seed}))
+            parts.append(ctx.call("run", {"scenario": scn, "model": m, "levers": levers,
+                                          "plans": plans, "options": options,
+                                          "rounds": rounds, "seed": seed}))
         ctx.progress(len(models), len(models), "recording")
-        if not results:
+        results = merge(parts) if parts else []  # a Forecast: results and their assessments
+        if not len(results):
             raise OptionError("none of the chosen models can run on this scenario")
         rid = None
         if record:

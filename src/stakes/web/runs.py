@@ -88,7 +88,10 @@ def run_view(state: State, rid: str, issue: str | None) -> dict[str, Any]:
         charts, notes = issue_charts(scn, doc, issue)
         figs = [{"key": c.key, "section": c.section, "json": c.figure.to_json()}
                 for c in charts]
-        return {"figs": figs, "notes": notes, "table": comparison_table(scn, doc)}
+        from ..forecast.view import trust_view
+
+        return {"figs": figs, "notes": notes, "table": comparison_table(scn, doc),
+                "trust": trust_view(scn, doc)}
 
     view = state.view((rec.id, issue), build) if rec.status == "complete" else build()
     return dict(rec=rec, scn=scn, issue=issue, kind="run", title=f"Run {rec.id}", **view)

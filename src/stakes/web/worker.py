@@ -38,14 +38,19 @@ def _load(payload: dict[str, Any], emit: Callable[..., None]) -> Any:
 
 
 def _run(payload: dict[str, Any], emit: Callable[..., None]) -> Any:
-    """One model on a scenario under the given interventions -> list of Result."""
+    """One model on a scenario under the given interventions -> its assessed results
+    (a :class:`stakes.forecast.Forecast`, as ``stakes run`` makes it)."""
     from ..engine import interventions_for, run_scenario
+    from ..forecast import assess
 
     scn = payload["scenario"]
     ivs = interventions_for(scn, payload.get("levers") or [], payload.get("plans") or [])
-    return run_scenario(scn, [payload["model"]], options=payload.get("options") or None,
-                        interventions=ivs, rounds=payload.get("rounds"),
-                        seed=int(payload.get("seed") or 0), skip_inapplicable=True)
+    seed = int(payload.get("seed") or 0)
+    options = payload.get("options") or None
+    results = run_scenario(scn, [payload["model"]], options=options, interventions=ivs,
+                           rounds=payload.get("rounds"), seed=seed, skip_inapplicable=True)
+    return assess(scn, results, options=options, rounds=payload.get("rounds"), seed=seed,
+                  members=payload.get("members"))
 
 
 def _sweep_chunk(payload: dict[str, Any], emit: Callable[..., None]) -> Any:

@@ -1,0 +1,188 @@
+"""Verdicts and flags on small constructed scenarios whose answer is known."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from stakes.engine import interventions_for, run_scenario
+from stakes.forecast import Thresholds, assess, statistic, strategic_first
+from stakes.forecast.effects import split
+from stakes.forecast.trust import Interval, effect_verdict, forecast_verdict
+from stakes.scenario.yaml_io import loads_scenario
+
+PIVOT = """
+stakes: 1
+metadata: {name: pivot}
+actors:
+- {id: decider, name: Decider, capability: 10}
+- {id: left, name: Left, capability: 1}
+- {id: right, name: Right, capability: 1}
+issues:
+- {id: x, name: X, status_quo: 0}
+entries:
+- {actor: decider, issue: x, position: 30, salience: 0.9}
+- {actor: left, issue: x, position: 10, salience: 0.5}
+- {actor: right, issue: x, position: 70, salience: 0.5}
+levers:
+- id: sway
+  name: the decider changes its mind
+  effects: [{actor: decider, position: {set: 60}}]
+- id: nudge
+  name: Left cares less
+  effects: [{actor: left, salience: {set: 0.1}}]
+"""
+
+
+def _assess(text, models, members=40, **kw):
+    scn = loads_scenario(text)
+    res = run_scenario(scn, models, interventions=interventions_for(scn, "all", "all"),
+                       skip_inapplicable=False)
+    return assess(scn, res, members=members, **kw)
+
+
+@pytest.mark.parametrize("model", ["eum", "median"])
+def test_a_lever_that_only_moves_the_pivot_is_mechanical(model):
+    fc = _assess(PIVOT, [model])
+    base = fc.get(model, "baseline", "x")
+    assert base.pivot[0] == "decider"
+    assert base.headline.value == pytest.approx(30.0)
+    a = fc.get(model, "lever:sway", "x")
+    assert a.shift == pytest.approx(30.0)
+    assert a.split.imposed == pytest.approx(30.0) and a.split.bargained == pytest.approx(0.0)
+    assert "mechanical" in a.flags and "overshoot" not in a.flags
+    # the decider is moved by the lever itself, not by bargaining
+    doc = a.as_dict()
+    assert "decider" in doc["moved_by_lever"] and "decider" not in doc["moved_by_bargaining"]
+    # the lever's effect on every member is the decider's move: settled, narrow
+    assert a.effect_verdict == "robust"
+
+
+def test_an_effect_bargaining_adds_to_is_not_mechanical():
+    flags = split(20.0, 5.0, 10.0, width=100, joint=False, touched=True, zero=0.01,
+                  spill=0.05).flags
+    assert flags == ("overshoot",)
+    assert split(0.0, 0.0, 10.0, width=100, joint=False, touched=True, zero=0.01,
+                 spill=0.05).flags == ()
+
+
+def test_a_two_cycle_is_cycling_and_shows_its_range_not_its_mean():
+    # The default scenario's defense treaty issue: the EUM ends in a 2-cycle whose rounds
+    # disagree (18.71 / 22.89); the scenario asks for the cycle mean.
+    from stakes.api import load
+
+    scn = load(None)
+    res = run_scenario(scn, ["eum"], issues=["defense_treaty"])
+    fc = assess(scn, res, members=0)
+    a = fc.get("eum", "baseline", "defense_treaty")
+    assert res[0].run.stop == "cycle" and res[0].run.info["cycle_length"] == 2
+    assert a.verdict == "cycling"
+    assert a.headline.value is None
+    lo, hi = a.headline.cycle
+    assert lo < float(res[0].run.forecast[0]) < hi  # the mean that no round produced
+    assert a.headline.text() == f"{lo:.2f}–{hi:.2f}↻"
+
+
+NO_DEAL = """
+stakes: 1
+metadata: {name: no deal}
+actors:
+- {id: a, name: A, capability: 1}
+- {id: b, name: B, capability: 1}
+issues:
+- {id: x, name: X, status_quo: 50}
+entries:
+- {actor: a, issue: x, position: 0, salience: 0.8}
+- {actor: b, issue: x, position: 100, salience: 0.8}
+"""
+
+
+def test_nbs_with_no_feasible_agreement_is_degenerate():
+    # Any move from the status quo hurts one of the two: the NBS keeps the status quo
+    # in the nominal run and in every member.
+    fc = _assess(NO_DEAL, ["nbs", "compromise"])
+    a = fc.get("nbs", "baseline", "x")
+    assert a.headline.value == pytest.approx(50.0)
+    assert a.forecast.lo == pytest.approx(50.0) and a.forecast.hi == pytest.approx(50.0)
+    assert a.verdict == "degenerate"
+    # the compromise lands on 50 too, nominally, but not in every member
+    c = fc.get("compromise", "baseline", "x")
+    assert c.headline.value == pytest.approx(50.0) and c.verdict != "degenerate"
+
+
+SPILL = """
+stakes: 1
+metadata: {name: spill}
+actors:
+- {id: a, name: A, capability: 1}
+- {id: b, name: B, capability: 1}
+- {id: c, name: C, capability: 1}
+issues:
+- {id: x, name: X, status_quo: 20}
+- {id: y, name: Y, status_quo: 50}
+entries:
+- {actor: a, issue: x, position: 0, salience: 0.9}
+- {actor: b, issue: x, position: 100, salience: 0.2}
+- {actor: c, issue: x, position: 40, salience: 0.5}
+- {actor: a, issue: y, position: 90, salience: 0.2}
+- {actor: b, issue: y, position: 10, salience: 0.6}
+- {actor: c, issue: y, position: 60, salience: 0.5}
+levers:
+- id: cx
+  name: C gives way on X
+  effects: [{actor: c, issues: [x], position: {set: 0}}]
+"""
+
+
+def test_a_joint_model_moving_an_untouched_issue_is_spillover():
+    fc = _assess(SPILL, ["exchange"], members=0)
+    y = fc.get("exchange", "lever:cx", "y")
+    assert abs(y.shift) > 0.05 * 100
+    assert "spillover" in y.flags
+    x = fc.get("exchange", "lever:cx", "x")
+    assert "spillover" not in x.flags  # the lever touches x
+    # with a threshold above the shift, no spillover
+    fc2 = _assess(SPILL, ["exchange"], members=0,
+                  thresholds=Thresholds(spillover=abs(y.shift) / 100 + 0.01))
+    assert "spillover" not in fc2.get("exchange", "lever:cx", "y").flags
+
+
+def _iv(lo, hi, med=None):
+    return Interval(None, (lo + hi) / 2 if med is None else med, lo, hi, 100, 0.8)
+
+
+def test_verdict_thresholds():
+    th = Thresholds()
+    assert forecast_verdict(100, cycling=False, degenerate=False, iv=_iv(10, 30), th=th) == \
+        "robust"
+    assert forecast_verdict(100, cycling=False, degenerate=False, iv=_iv(10, 40), th=th) == \
+        "fragile"
+    assert forecast_verdict(100, cycling=True, degenerate=False, iv=_iv(10, 12), th=th) == \
+        "cycling"
+    assert forecast_verdict(100, cycling=True, degenerate=True, iv=None, th=th) == "degenerate"
+    # an effect whose sign is not settled is fragile however narrow
+    assert effect_verdict(100, cycling=False, degenerate=False, iv=_iv(-3, 4), th=th) == \
+        "fragile"
+    assert effect_verdict(100, cycling=False, degenerate=False, iv=_iv(-0.5, 4), th=th) == \
+        "robust"
+
+
+def test_strategic_models_first_and_baselines_named():
+    assert strategic_first(["compromise", "median", "eum", "smp"]) == \
+        ["eum", "smp", "compromise", "median"]
+    assert "non-strategic baseline" in statistic("compromise")
+    assert statistic("eum") == "EUM: BDM's median μ after bargaining"
+    assert "mean" in statistic("eum", {"forecast": "mean"})
+
+
+def test_paired_effects_use_common_members():
+    # Left caring less moves the compromise in every member alike: the paired effect keeps
+    # the nominal effect's sign, over the same members as the baseline's interval.
+    fc = _assess(PIVOT, ["eum", "compromise"], members=30)
+    a = fc.get("compromise", "lever:nudge", "x")
+    assert a.effect.members == 30
+    b = fc.get("compromise", "baseline", "x")
+    assert not math.isclose(b.forecast.lo, b.forecast.hi)
+    assert np.sign(a.shift) == np.sign(a.effect.median)
