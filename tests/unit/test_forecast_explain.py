@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -64,21 +65,19 @@ def test_compromise_contributions_are_shapley_and_sum_to_the_move():
     assert total == pytest.approx(ex.forecast - 0.0)
 
 
-def test_explain_renders_the_runs_events(monkeypatch):
-    real = EUM.run
+def test_explain_tells_the_ec_examples_first_round_as_the_spec_does():
+    # spec §2.11: in round 1 Belgium compromises with France; Luxembourg and Ireland lose
+    # conflicts (the EUM's own events, recorded by the engine)
+    from stakes.api import load
 
-    def with_events(self, problem, options, schedule, rng):
-        run = real(self, problem, options, schedule, rng)
-        if len(run.rounds) > 1:
-            run.rounds[1].events.append(Event("offer", ("decider", "left"), ("x",),
-                                              {"type": "compromise"}))
-        return run
-
-    monkeypatch.setattr(EUM, "run", with_events)
-    ex = explain(loads_scenario(PIVOT), "x", model="eum")
-    assert [(r, ev.actors) for r, ev in ex.events] == [(1, ("decider", "left"))]
-    assert "Round 1: left compromises with decider on x." in ex.narrative()
-    assert next(a for a in ex.actors if a.actor == "left").events == 1
+    ex = explain(load("ec-emissions"), "emissions", model="eum", members=0)
+    text = "\n".join(ex.narrative())
+    assert "Round 1: BE compromises with FR on emissions" in text
+    assert "Round 1: LU loses a conflict to BE on emissions" in text
+    assert re.search(r"Round 1: IE loses a conflict to \w+ on emissions", text)
+    round1 = [ev for r, ev in ex.events if r == 1 and ev.detail.get("accepted")]
+    # one accepted offer per actor that moved in round 1, each at the position it moved to
+    assert {ev.actors[1] for ev in round1} == {"BE", "LU", "IE"}
 
 
 def test_explain_command_table_and_json(tmp_path):

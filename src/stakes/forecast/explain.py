@@ -154,11 +154,18 @@ class Explanation:
             out.append(f"Against the baseline: {self.shift:+.2f}, of which the lever imposes "
                        f"{self.imposed:+.2f} and bargaining adds {self.bargained:+.2f}{flags}.")
         if self.events:
-            for r, ev in self.events[:NARRATIVE_EVENTS]:
+            # What happened first: the offers taken (and events that are no offers); the
+            # offers made and not taken are counted.
+            taken = [(r, ev) for r, ev in self.events if ev.detail.get("accepted", True)]
+            for r, ev in taken[:NARRATIVE_EVENTS]:
                 out.append(f"Round {r}: {describe(ev)}.")
-            rest = len(self.events) - NARRATIVE_EVENTS
-            if rest > 0:
-                out.append(f"... {rest} more events (--format json lists them all).")
+            rest = len(taken) - min(len(taken), NARRATIVE_EVENTS)
+            declined = len(self.events) - len(taken)
+            if rest or declined:
+                more = [f"{rest} more" if rest else "", f"{declined} offers not accepted"
+                        if declined else ""]
+                out.append(f"... {'; '.join(m for m in more if m)} (--format json lists "
+                           "every event).")
         else:
             out.append("The run recorded no events.")
         return out
