@@ -250,14 +250,64 @@ def drive(jobs: Sequence[Job], model: RoundModel, rule: StopRule = StopRule(),
         timing, pool = _prelude(be, model, job, rule, out, int(offsets[k]), record)
         timings.append(timing)
         pools.setdefault(pool.x.shape[1], []).append(pool)
-    for parts in pools.values():
-        pool = parts[0] if len(parts) == 1 else _Pool(
-            *(np.concatenate([getattr(p, f) for p in parts]) for f in _Pool.__dataclass_fields__))
-        _finish(be, model, pool, rule, out, record, on_done)
+    merged = [parts[0] if len(parts) == 1 else _Pool(
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in _Pool.__dataclass_fields__))
+        for parts in pools.values()]
+    threads = _threads(be, record, sum(len(p.x) for p in merged))
+    if threads == 1:
+        for pool in merged:
+            _finish(be, model, pool, rule, out, record, on_done)
+    else:
+        # Members are independent (a member's numbers never depend on which others share
+        # its batch), so each pool is cut in ``threads`` contiguous parts, finished side by
+        # side: numpy releases the GIL in the array work that dominates a round.
+        from concurrent.futures import ThreadPoolExecutor
+        from threading import Lock
+
+        lock = Lock()
+
+        def done(k: int) -> None:
+            with lock:
+                on_done(k)
+
+        parts = [part for pool in merged for part in _cut(pool, 2 * threads)]
+        with ThreadPoolExecutor(threads) as ex:
+            for f in [ex.submit(_finish, be, model, part, rule, out, record,
+                                done if on_done is not None else None) for part in parts]:
+                f.result()
     return [JobResult(out.forecast[a:b], out.stop[a:b], out.rounds[a:b], out.cycle[a:b],
                       out.flat[a:b], out.delta[a:b], out.delta0[a:b], timing,
                       out.records[a:b] if record else None)
             for a, b, timing in zip(offsets[:-1], offsets[1:], timings)]
+
+
+#: Members below which an ensemble is finished in one thread (threads cost more than they
+#: save on small batches).
+THREAD_MIN_MEMBERS = 256
+
+
+def _threads(be: Backend, record: bool, members: int) -> int:
+    """Threads to finish the pools in: up to the cores this process may use, for numpy
+    ensembles large enough (recorded runs and compiled backends keep one)."""
+    import os
+
+    if record or be.name != "numpy" or members < THREAD_MIN_MEMBERS:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, int(os.environ.get("STAKES_THREADS", cores))))
+
+
+def _cut(p: _Pool, k: int) -> list[_Pool]:
+    """``p`` in up to ``k`` contiguous parts of near-equal size."""
+    n = len(p.x)
+    if k <= 1 or n < 2 * 32:
+        return [p]
+    bounds = np.linspace(0, n, min(k, n // 32) + 1).astype(int)
+    return [_Pool(*(getattr(p, f)[a:b] for f in _Pool.__dataclass_fields__))
+            for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def _finish(be: Backend, model: RoundModel, p: _Pool, rule: StopRule, out: _Out, record: bool,

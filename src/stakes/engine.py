@@ -10,7 +10,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from .errors import ModelError, OptionError
-from .levers import Intervention, baseline, intervention_for_lever, intervention_for_plan, schedule_for
+from .levers import (Intervention, baseline, intervention_for_lever, intervention_for_plan,
+                     schedule_for)
 from .models import ROUNDS_OPTION, get_model, make_options
 from .models.base import ModelRun
 from .scenario.arrays import to_problem
@@ -132,23 +133,43 @@ def run_scenario(
         missing = "nan" if model.scope == "joint" else "drop"
         for group in groups:
             problem = to_problem(scn, group, missing=missing)
-            for iv in interventions:
-                schedule = schedule_for(scn, iv, missing=missing)
-                rng = np.random.default_rng([seed, *(ord(ch) for ch in f"{name}|{'|'.join(group)}")])
+            schedules = [schedule_for(scn, iv, missing=missing) for iv in interventions]
+
+            def rng() -> np.random.Generator:
+                return np.random.default_rng([seed, *(ord(ch) for ch in
+                                                      f"{name}|{'|'.join(group)}")])
+
+            runs, each = None, 0.0
+            if problem.n > 0 and len(interventions) > 1:
+                # Every intervention at once (a model whose runs batch does them in one go);
+                # if one of them cannot run, each runs on its own below and says which.
                 t0 = time.perf_counter()
                 try:
-                    if problem.n == 0:
-                        raise ModelError(f"{name}: no actor takes a position on {', '.join(group)}")
-                    run = model.run(problem, opts, schedule, rng)
+                    runs = model.run_many(problem, opts, schedules,
+                                          [rng() for _ in interventions])
                 except ModelError:
-                    if skip_inapplicable:
-                        break
-                    raise
+                    runs = None
+                each = (time.perf_counter() - t0) / len(interventions)
+            for k, iv in enumerate(interventions):
+                t0 = time.perf_counter()
+                if runs is not None:
+                    run = runs[k]
+                else:
+                    try:
+                        if problem.n == 0:
+                            raise ModelError(f"{name}: no actor takes a position on "
+                                             f"{', '.join(group)}")
+                        run = model.run(problem, opts, schedules[k], rng())
+                    except ModelError:
+                        if skip_inapplicable:
+                            break
+                        raise
                 if not np.all(np.isfinite(run.forecast)):
                     # A refusal even with skip_inapplicable: the model did run, and
                     # its answer is not a number.
                     raise ModelError(why_not_a_number(run, iv))
-                out.append(Result(iv, run, _moved(run), time.perf_counter() - t0))
+                seconds = each if runs is not None else time.perf_counter() - t0
+                out.append(Result(iv, run, _moved(run), seconds))
     _compare_with_baseline(out)
     return out
 

@@ -333,6 +333,17 @@ class Model(ABC):
         rng: np.random.Generator,
     ) -> ModelRun: ...
 
+    def run_many(
+        self,
+        problem: Problem,
+        options: ModelOptions,
+        schedules: list[Schedule],
+        rngs: list[np.random.Generator],
+    ) -> list[ModelRun]:
+        """One run of ``problem`` under each schedule, as :meth:`run` gives it; a model
+        whose runs batch (the EUM) does them all at once."""
+        return [self.run(problem, options, s, r) for s, r in zip(schedules, rngs)]
+
 
 def weighted_mean(position: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Column-wise weighted mean of ``position`` (n, D) with weights (n, D).

@@ -337,10 +337,21 @@ class EUM(Model):
         schedule: Schedule,
         rng: np.random.Generator,
     ) -> ModelRun:
+        return self.run_many(problem, options, [schedule], [rng])[0]
+
+    def run_many(
+        self,
+        problem: Problem,
+        options: ModelOptions,
+        schedules: list[Schedule],
+        rngs: list[np.random.Generator],
+    ) -> list[ModelRun]:
+        """Every schedule's run as one batch through the driver (the members share its
+        rounds; each keeps its own levers, stopping rule and records)."""
         opts = self.own_options(options)
         x, c, s = _arrays(problem)
 
-        def lever(r: int):
+        def lever(schedule: Schedule, r: int):
             def step(m: Members) -> Members:
                 # The EUM reads no accommodation matrix: none to keep in step with the ids.
                 pb = schedule.apply(r, replace(problem, actor_ids=m.ids, position=m.x[0][:, None],
@@ -350,22 +361,26 @@ class EUM(Model):
                 return Members(pb.actor_ids, x[None], c[None], s[None])
             return step
 
-        levers = {r: lever(r) for r in (schedule.rounds() if schedule else [])}
         math = EUMRounds(opts, problem.issue_ids[0])
-        job = Job(Members(problem.actor_ids, x[None], c[None], s[None]), levers)
-        res = drive([job], math, math.rule(), "numpy", record=True)[0]
-        stop = STOP_NAMES[res.stop[0]]
-        at, length = int(res.rounds[0]), int(res.cycle_length[0])
-        info = {
-            "stop_detail": _stop_detail(stop, bool(res.flat[0]), at, length, opts.max_rounds),
-            "cycle_length": length if stop == "cycle" else None,
-            "delta": float(res.delta[0]),
-            "delta_initial": float(res.delta_initial[0]),
-            "rounds_run": at,
-            **res.timing.info(),
-        }
-        return ModelRun(self.name, problem.issue_ids, opts.model_dump(), res.records[0],
-                        np.array([res.forecast[0]]), stop, info)
+        jobs = [Job(Members(problem.actor_ids, x[None], c[None], s[None]),
+                    {r: lever(sch, r) for r in (sch.rounds() if sch else [])})
+                for sch in schedules]
+        out = []
+        for res in drive(jobs, math, math.rule(), "numpy", record=True):
+            stop = STOP_NAMES[res.stop[0]]
+            at, length = int(res.rounds[0]), int(res.cycle_length[0])
+            info = {
+                "stop_detail": _stop_detail(stop, bool(res.flat[0]), at, length,
+                                            opts.max_rounds),
+                "cycle_length": length if stop == "cycle" else None,
+                "delta": float(res.delta[0]),
+                "delta_initial": float(res.delta_initial[0]),
+                "rounds_run": at,
+                **res.timing.info(),
+            }
+            out.append(ModelRun(self.name, problem.issue_ids, opts.model_dump(),
+                                res.records[0], np.array([res.forecast[0]]), stop, info))
+        return out
 
 
 def run_eum_members(x, c, s, options: EUMOptions | None = None, backend="numpy",
