@@ -238,3 +238,19 @@ def test_lever_values_are_exact_shapley_values_that_add_up(scn):
     # Efficiency: the values add up to the whole plan's gain over the baseline.
     assert sum(adv.lever_values.values()) == pytest.approx(full.p_goals - adv.baseline_p)
     assert max(adv.lever_values, key=adv.lever_values.get) == "big"
+
+
+@pytest.mark.parametrize("extra", [{}, {"forecast": "mean"}, {"median_tie": "midpoint"}])
+def test_imposed_rule_is_the_models_round_zero_forecast(scn, extra):
+    # the search's batched imposed part and the one-run split of `stakes run` agree
+    from stakes.analysis.advise import imposed_rule
+    from stakes.forecast.effects import round0
+    from stakes.levers import intervention_for_lever
+
+    rule_model, rule_opts = imposed_rule(scn, "eum", extra, None)
+    for lever in ("big", "small_c", "set_a"):
+        iv = intervention_for_lever(scn, lever)
+        got = run_scenario(scn, [rule_model], options={rule_model: rule_opts},
+                           interventions=[iv], issues=["x"])[0].run.forecast[0]
+        want = round0(scn, "eum", ("x",), iv, options={"eum": extra}["eum"])[0][0]
+        assert got == pytest.approx(want, abs=1e-12)
