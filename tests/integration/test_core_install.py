@@ -65,7 +65,9 @@ SMALL = str(Path(__file__).resolve().parents[2] / "src" / "stakes" / "data" / "s
             / "ec-emissions.yaml")
 
 
-@pytest.mark.parametrize("args", [["--help"], ["run", "--no-save"], ["models"],
+# (the default run's imports do not depend on its ensemble's size; the full default run
+# is test_default_run_works_with_the_core_alone's)
+@pytest.mark.parametrize("args", [["--help"], ["run", "--no-save", "--members", "20"], ["models"],
                                   ["run", SMALL, "--no-save"],
                                   ["run", SMALL, "--no-save", "--model", "eum", "--rounds", "10"]])
 def test_plain_commands_import_no_extra(args):
