@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -29,6 +30,10 @@ app = typer.Typer(
 )
 
 out = Console(soft_wrap=True)
+if not out.is_terminal and "COLUMNS" not in os.environ:
+    # Tables written to a file or a pipe take the width the output is made for (100
+    # columns), not rich's 80.
+    out = Console(soft_wrap=True, width=100)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
