@@ -155,3 +155,12 @@ def test_plan_search_from_the_scenario_page(page, shot):
     assert "Cost front" in text and "settlement_freeze_timeline" in text
     shot(page, "plan-search")
     assert page.js_errors == []
+
+
+def test_the_run_page_says_why(page):
+    open_default(page)
+    run_and_wait(page)
+    why = page.locator("#why")
+    assert "Why: eum on us_recognition" in why.inner_text()
+    assert "Pivot:" in why.inner_text() and "Round 1:" in why.inner_text()
+    assert page.js_errors == []

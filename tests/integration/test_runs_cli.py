@@ -149,6 +149,8 @@ def test_report_html_and_png(two_runs, tmp_path):
     assert (tmp_path / plotly_file_name()).stat().st_size > 1_000_000
     assert "How Belgium sees the others" in page
     assert "Denmark on Year emission standards apply: salience" in page
+    # why, as `stakes explain` tells it: the EC example's round 1 (spec §2.11)
+    assert "<h3>Why</h3>" in page and "BE compromises with FR on emissions" in page
     res = invoke("report")  # the latest run, default file name
     assert res.exit_code == 0 and (tmp_path / f"report-{b}.html").exists()
     scn = two_runs[2]

@@ -268,3 +268,27 @@ def explain(scn, issue: str, *, model: str | None = None, lever: str | None = No
         q, pivot, bal, method, lines, events, a.verdict,
         a.shift, None if sp is None else sp.imposed, None if sp is None else sp.bargained,
         a.flags, rule, a.forecast)
+
+
+#: Narrative lines a run page or report shows per issue (the rest: ``stakes explain``).
+WHY_LINES = 12
+
+
+def why(scn, issue: str, models, *, options: dict | None = None, rounds: int | None = None,
+        seed: int = 0) -> dict[str, Any] | None:
+    """The headline model's explanation of ``issue`` for pages and reports: its model and
+    narrative (no ensemble: the interval is the page's), or None where it cannot run."""
+    from ..errors import StakesError
+    from .headline import headline_model
+
+    model = headline_model(models)
+    if model is None:
+        return None
+    try:
+        ex = explain(scn, issue, model=model, options=options, rounds=rounds, seed=seed,
+                     members=0)
+    except StakesError:
+        return None
+    lines = ex.narrative()
+    return {"model": model, "issue": issue, "lines": lines[:WHY_LINES],
+            "more": max(0, len(lines) - WHY_LINES)}

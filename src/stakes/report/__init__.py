@@ -41,11 +41,15 @@ def report_for_run(store: "Store", ref: str, *, viewers: Sequence[str] | None = 
     rep = build_report(scn, rec.document or {"results": []}, header=rec.header(),
                        members=members, sobol=sobol, viewers=viewers,
                        quadrant_round=quadrant_round)
+    from ..forecast.explain import why
     from ..forecast.view import trust_view
 
-    # The same headlines, intervals and verdicts as `stakes run` (render_html shows them);
-    # an attribute until the Report type (report/build.py) gets a field for it.
-    rep.trust = trust_view(scn, rec.document or {})  # type: ignore[attr-defined]
+    # The same headlines, intervals and verdicts as `stakes run`, and why (render_html
+    # shows them).
+    rep.trust = trust_view(scn, rec.document or {})
+    if rec.kind == "run":
+        rep.why = [w for w in (why(scn, i.id, rec.models, options=rec.options,
+                                   rounds=rec.rounds, seed=rec.seed) for i in scn.issues) if w]
     if rec.status != "complete":
         rep.notes.insert(0, f"This {rec.kind} is incomplete: {rec.chunks_done} of "
                             f"{rec.n_chunks} chunks are recorded (resume it to finish).")

@@ -61,6 +61,10 @@ class Report:
     evidence: "pd.DataFrame"
     charts: list[Chart] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # the same headlines, intervals, verdicts and flags as `stakes run` (forecast.view)
+    trust: dict[str, Any] | None = None
+    # per issue, the headline model's explanation (forecast.explain.why)
+    why: list[dict[str, Any]] = field(default_factory=list)
 
     def section(self, name: str) -> list[Chart]:
         return [c for c in self.charts if c.section == name]

@@ -98,6 +98,23 @@ def _forecast_html(rep: Report) -> str:
     return "".join(out)
 
 
+def _why_html(why: list[dict[str, Any]]) -> str:
+    """Per issue, the headline model's explanation (pivot, balance, contributions, moves)."""
+    if not why:
+        return ""
+    out = ["<h3>Why</h3><p class='lead'>For each issue, the headline model's explanation: "
+           "who is pivotal, the weight for and against change, who contributes most, and "
+           "what happened round by round (<code>stakes explain ISSUE</code> gives all of "
+           "it).</p>"]
+    for w in why:
+        out.append(f"<details class='why' data-issue='{_e(w['issue'])}'><summary>"
+                   f"{_e(w['issue'])} ({_e(w['model'])})</summary>"
+                   + "".join(f"<p>{_e(line)}</p>" for line in w["lines"])
+                   + (f"<p class='muted'>{w['more']} more lines</p>" if w["more"] else "")
+                   + "</details>")
+    return "".join(out)
+
+
 def _trust_html(trust: dict[str, Any] | None) -> str:
     """Headline forecasts with interval, verdict and pivot; lever effects with flags."""
     if not trust:
@@ -193,7 +210,7 @@ def render_html(rep: Report, *, plotly_src: str | None = None,
     """
     toc = ["<a href='#forecasts'>Forecasts</a>"]
     body = ["<section id='forecasts'><h2>Forecasts</h2>",
-            _trust_html(getattr(rep, "trust", None)), _forecast_html(rep)]
+            _trust_html(rep.trust), _why_html(rep.why), _forecast_html(rep)]
     for note in rep.notes:
         body.append(f"<div class='note'>{_e(note)}</div>")
     body.append("</section>")

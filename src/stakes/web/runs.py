@@ -88,10 +88,13 @@ def run_view(state: State, rid: str, issue: str | None) -> dict[str, Any]:
         charts, notes = issue_charts(scn, doc, issue)
         figs = [{"key": c.key, "section": c.section, "json": c.figure.to_json()}
                 for c in charts]
+        from ..forecast.explain import why
         from ..forecast.view import trust_view
 
         return {"figs": figs, "notes": notes, "table": comparison_table(scn, doc),
-                "trust": trust_view(scn, doc)}
+                "trust": trust_view(scn, doc),
+                "why": why(scn, issue, rec.models, options=rec.options, rounds=rec.rounds,
+                           seed=rec.seed)}
 
     view = state.view((rec.id, issue), build) if rec.status == "complete" else build()
     return dict(rec=rec, scn=scn, issue=issue, kind="run", title=f"Run {rec.id}", **view)
