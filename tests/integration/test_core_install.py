@@ -85,6 +85,16 @@ def test_help_loads_no_model_code():
     assert "stakes.engine" not in _modules(proc)
 
 
+def test_a_run_without_an_ensemble_loads_no_scipy():
+    # SciPy (about 140 ms with the NumPy parts it pulls in) serves the ensembles' draws
+    proc = _stakes("run", SMALL, "--no-save", "--model", "eum", "--members", "0")
+    assert proc.returncode == 0, proc.stderr
+    assert "scipy" not in _loaded(proc)
+    proc = _stakes("run", SMALL, "--no-save", "--model", "smp")  # no batched kernel
+    assert proc.returncode == 0, proc.stderr
+    assert "scipy" not in _loaded(proc)
+
+
 def test_a_csv_run_loads_no_xml_or_network_code():
     # defusedxml's SAX reader drags in urllib.request, http.client and ssl; only XML input needs it.
     proc = _stakes("run", SMALL, "--no-save", "--model", "median")

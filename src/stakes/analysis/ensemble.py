@@ -34,12 +34,11 @@ from ..kernels import batched as kb
 from ..kernels.backend import Backend
 from ..levers import Intervention
 from ..levers.compile import LeverState, apply_in_order, compile_intervention
-from ..models import get_model, make_options
+from ..models import BATCHED, get_model, make_options
 from ..models.eum import EUMRounds
 from ..scenario.schema import Effect, Scenario
 from .uncertainty import InputSpace, IssueView
 
-BATCHED = ("eum", "compromise", "median", "status-quo", "nbs")
 
 
 def progress_ticker(total: int, progress: Callable[[int, int], None] | None

@@ -275,7 +275,7 @@ def forecast_summary(console: Console, fc) -> None:
     n = fc.members.get(head, 0)
     kind = "baseline" if is_baseline(head) else "headline"
     run0 = next(r.run for r in fc.results if r.run.model == head)
-    from ..analysis.ensemble import BATCHED
+    from ..models import BATCHED
     from ..forecast.trust import DEFAULT_MEMBERS
 
     fewer = (f" (fewer than {DEFAULT_MEMBERS}: this scenario's EUM runs are large; "

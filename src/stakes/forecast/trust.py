@@ -141,20 +141,22 @@ def ensemble_forecasts(scn, models: Sequence[str], interventions: Sequence[Inter
 
     ``members`` None: :data:`DEFAULT_MEMBERS`, or fewer for large EUM runs (:func:`auto_members`).
     """
-    from ..analysis.ensemble import Ensemble
-    from ..analysis.sweep import backend_for, eum_runs
-    from ..analysis.uncertainty import input_space
-    from ..models import get_model
+    from ..models import BATCHED, get_model
 
-    space = input_space(scn)
     out: dict[tuple[str, str, str], np.ndarray] = {}
     used: dict[str, int] = {}
     if members is not None and members <= 0:
         return out, used
-    from ..analysis.ensemble import BATCHED
-
     fast = [m for m in models if m in BATCHED]
     slow = [m for m in models if m not in BATCHED]
+    if not (fast or (slow and slow_members > 0)):
+        return out, used
+    # Only now: the ensemble's input space needs scipy (a plain run does not).
+    from ..analysis.ensemble import Ensemble
+    from ..analysis.sweep import backend_for, eum_runs
+    from ..analysis.uncertainty import input_space
+
+    space = input_space(scn)
     for group, n in ((fast, members), (slow, slow_members)):
         if not group or (n is not None and n <= 0):
             continue

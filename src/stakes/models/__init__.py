@@ -24,6 +24,9 @@ _MODELS: dict[str, tuple[str, str]] = {
 
 # The option each iterative model uses for its round limit (``--rounds``).
 ROUNDS_OPTION: dict[str, str] = {"eum": "max_rounds", "smp": "max_turns", "exchange": "rounds"}
+#: Models an ensemble runs on all its members at once (batched kernels); the others run
+#: member by member through the model itself.
+BATCHED: tuple[str, ...] = ("eum", "compromise", "median", "status-quo", "nbs")
 
 
 def model_names() -> list[str]:
