@@ -55,7 +55,7 @@ from ..errors import OptionError
 from ..levers import Intervention, baseline
 from ..models import get_model, make_options
 from ..scenario.schema import Change, Effect, Lever, Scenario
-from .ensemble import Ensemble
+from .ensemble import Ensemble, touches
 from .uncertainty import InputSpace, input_space
 
 #: Members per candidate by default: enough for a share's 80% interval of at most ±0.05.
@@ -444,17 +444,7 @@ def imposed_rule(scn: Scenario, model: str, overrides: dict | None, rounds: int 
 def reaches_goal(scn: Scenario, lever: Lever, issues: Sequence[str], joint: bool) -> bool:
     """Whether ``lever`` can change a forecast on ``issues``: always for a joint model;
     for single-issue models, when an effect names an actor with a stance there."""
-    if joint:
-        return True
-    for eff in lever.effects:
-        for iss in issues:
-            if eff.remove_actor is not None or eff.add_actor is not None:
-                who = eff.remove_actor or eff.add_actor
-                if scn.entry(who, iss) is not None:  # type: ignore[arg-type]
-                    return True
-            elif (eff.issues is None or iss in eff.issues) and scn.entry(eff.actor, iss):
-                return True
-    return False
+    return joint or any(touches(scn, eff, iss) for eff in lever.effects for iss in issues)
 
 
 @dataclass

@@ -68,7 +68,7 @@ class Task:
         return self.intervention.label
 
 
-def _touches(scn: Scenario, eff: Effect, issue: str) -> bool:
+def touches(scn: Scenario, eff: Effect, issue: str) -> bool:
     """Whether ``eff`` can change a problem on ``issue`` (conservatively)."""
     has = scn.entry
     if eff.remove_actor is not None:
@@ -83,7 +83,7 @@ def _touches(scn: Scenario, eff: Effect, issue: str) -> bool:
 def signature(scn: Scenario, iv: Intervention, issue: str, model: str, max_rounds: int | None):
     """Equal signatures give equal forecasts of ``model`` on ``issue``."""
     effects = tuple((r, eff.model_dump_json()) for r, lv in iv.steps for eff in lv.effects
-                    if _touches(scn, eff, issue))
+                    if touches(scn, eff, issue))
     if model != "eum":
         return effects
     # The EUM applies no stopping rule before its last lever and restarts cycle

@@ -80,9 +80,9 @@ def largest_move(pos0, pos1, ids0, ids1, d: int) -> float:
 
 def touches(scn: Scenario, iv: Intervention, issue: str) -> bool:
     """Whether any effect of ``iv`` can change a problem on ``issue``."""
-    from ..analysis.ensemble import _touches
+    from ..analysis.ensemble import touches
 
-    return any(_touches(scn, eff, issue) for _, lv in iv.steps for eff in lv.effects)
+    return any(touches(scn, eff, issue) for _, lv in iv.steps for eff in lv.effects)
 
 
 def split(total: float, imposed: float, moved: float, *, width: float, joint: bool,

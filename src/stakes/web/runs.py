@@ -117,6 +117,14 @@ def _run_form(form: Any) -> tuple[list[str], list[str], list[str], int]:
     return models, levers, plans, int(raw)
 
 
+def _count(form: Any, field: str, most: int, default: int = 200) -> int:
+    """A whole-number form field (members, runs), its length checked before converting."""
+    raw = str(form.get(field, str(default)) or str(default)).strip()
+    if not (raw.isdigit() and len(raw) <= 6):
+        raise OptionError(f"{field}: expected a whole number from 1 to {most}")
+    return int(raw)
+
+
 @router.post("/w/{wid}/run", response_class=HTMLResponse)
 async def web_run(request: Request, wid: str) -> Response:
     state = state_of(request)
@@ -251,11 +259,8 @@ async def web_sweep(request: Request, wid: str) -> Response:
     form = await read_form(request)
     try:
         models, levers, plans, seed = _run_form(form)
-        raw = str(form.get("runs", "200") or "200").strip()
-        if not (raw.isdigit() and len(raw) <= 6):
-            raise OptionError(f"runs: expected a whole number from 1 to {SWEEP_RUNS_MAX}")
-        job = submit_sweep(state, ws.scenario, models, levers, plans, int(raw), seed,
-                           ws.source)
+        runs = _count(form, "runs", SWEEP_RUNS_MAX)
+        job = submit_sweep(state, ws.scenario, models, levers, plans, runs, seed, ws.source)
     except StakesError as exc:
         return form_error(request, ws, "sweep", exc, form)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
@@ -312,12 +317,9 @@ async def web_advise(request: Request, wid: str) -> Response:
     try:
         goals = [g.strip() for g in str(form.get("goal", "") or "").split(",") if g.strip()]
         model = str(form.get("model", "eum") or "eum")
-        raw = str(form.get("members", "200") or "200").strip()
-        if not (raw.isdigit() and len(raw) <= 6):
-            raise OptionError(f"members: expected a whole number from 1 to "
-                              f"{ADVISE_MEMBERS_MAX}")
+        members = _count(form, "members", ADVISE_MEMBERS_MAX)
         _, _, _, seed = _run_form(form)
-        job = submit_advise(state, ws.scenario, goals, model, int(raw), seed, ws.source)
+        job = submit_advise(state, ws.scenario, goals, model, members, seed, ws.source)
     except StakesError as exc:
         return form_error(request, ws, "advise", exc, form)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
