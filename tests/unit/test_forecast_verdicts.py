@@ -186,3 +186,47 @@ def test_paired_effects_use_common_members():
     b = fc.get("compromise", "baseline", "x")
     assert not math.isclose(b.forecast.lo, b.forecast.hi)
     assert np.sign(a.shift) == np.sign(a.effect.median)
+
+
+def test_an_interval_that_does_not_hold_the_forecast_makes_it_fragile():
+    th = Thresholds()
+    inside = Interval(20.0, 20.0, 10.0, 30.0, 100, 0.8)
+    outside = Interval(5.0, 20.0, 10.0, 30.0, 100, 0.8)
+    assert forecast_verdict(100, cycling=False, degenerate=False, iv=inside, th=th) == "robust"
+    assert forecast_verdict(100, cycling=False, degenerate=False, iv=outside, th=th) == \
+        "fragile"
+    assert effect_verdict(100, cycling=False, degenerate=False,
+                          iv=Interval(0.0, 2.0, 1.0, 3.0, 100, 0.8), th=th) == "fragile"
+    assert effect_verdict(100, cycling=False, degenerate=False,
+                          iv=Interval(1.0, 2.0, 1.0, 3.0, 100, 0.8), th=th) == "robust"
+
+
+EDGE = """
+stakes: 1
+metadata: {name: edge}
+actors:
+- {id: decider, name: Decider, capability: 10}
+- {id: left, name: Left, capability: 1}
+- {id: right, name: Right, capability: 1}
+issues:
+- {id: x, name: X, status_quo: 50}
+entries:
+- {actor: decider, issue: x, position: 0, salience: 0.9}
+- {actor: left, issue: x, position: 20, salience: 0.5}
+- {actor: right, issue: x, position: 70, salience: 0.5}
+"""
+
+
+def test_a_pivot_at_the_end_of_the_scale_gives_a_forecast_its_members_do_not_hold():
+    # The weighted median is the decider's 0.  Under uncertainty a position at the end of
+    # the scale can only move inwards, so every member's median lies above 0: the interval
+    # is narrow, yet the number the run gives is not one the members give.
+    from stakes.forecast import explain
+
+    fc = _assess(EDGE, ["median"], members=40)
+    a = fc.get("median", "baseline", "x")
+    assert a.headline.value == 0.0
+    assert a.forecast.lo > 0.0 and a.forecast.width < 0.25 * 100
+    assert a.verdict == "fragile"
+    text = " ".join(explain.explain(fc.scenario, "x", model="median", members=40).narrative())
+    assert "the forecast lies outside it" in text

@@ -151,7 +151,7 @@ def run(
                                      "exchange, nbs-joint); each costs a full run."),
     fragile: float = typer.Option(0.25, "--fragile", min=0.0, max=1.0,
                                   help="Fragile: an interval wider than this share of the "
-                                  "scale."),
+                                  "scale (or one that does not hold the forecast)."),
     zero_effect: float = typer.Option(0.01, "--zero-effect", min=0.0, max=1.0,
                                       help="Effects within this share of the scale count as "
                                       "none."),

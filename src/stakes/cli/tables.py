@@ -283,7 +283,7 @@ def forecast_summary(console: Console, fc) -> None:
     _wrap(console, f"Forecast ({kind}): {statistic(head, run0.options)}. "
           + (f"{th.level:.0%} interval of {n} members drawn from the scenario's uncertainty "
              f"(seed {fc.seed}){fewer}; fragile: interval wider than {th.fragile_width:.0%} "
-             "of the scale." if n else
+             "of the scale or not holding the forecast." if n else
              f"No ensemble: no intervals ({head} runs one member at a time; --slow-members N "
              "draws N)." if head not in BATCHED else "No ensemble (--members 0): no intervals."))
     row = "{:<22} {:>12} {:>8} {:>17}  {:<10} {}"

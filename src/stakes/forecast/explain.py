@@ -110,6 +110,7 @@ class Explanation:
     flags: list[str] = field(default_factory=list)
     rule: str | None = None  # the forecast rule: median, mean, or None (none in closed form)
     interval: Any = None  # the ensemble's Interval of the forecast, when one was drawn
+    outside: bool = False  # the forecast lies outside that interval
 
     def narrative(self) -> list[str]:
         out = []
@@ -124,6 +125,9 @@ class Explanation:
             why = "" if iv is None else (
                 f": {iv.level:.0%} interval {iv.lo:.2f} … {iv.hi:.2f} over {iv.members} "
                 f"members, median {iv.median:.2f}")
+            if iv is not None and self.outside:
+                why += ("; the forecast lies outside it: it rests on the exact input values, "
+                        "which the members vary")
             out.append(f"Verdict: {self.verdict}{why}.")
         if self.pivot:
             ends = {a.actor: a for a in self.actors}
@@ -267,7 +271,8 @@ def explain(scn, issue: str, *, model: str | None = None, lever: str | None = No
         model, issue, target.label, a.headline.statistic, a.headline.value, a.headline.cycle,
         q, pivot, bal, method, lines, events, a.verdict,
         a.shift, None if sp is None else sp.imposed, None if sp is None else sp.bargained,
-        a.flags, rule, a.forecast)
+        a.flags, rule, a.forecast,
+        a.forecast is not None and not a.forecast.holds_nominal(a.width))
 
 
 #: Narrative lines a run page or report shows per issue (the rest: ``stakes explain``).

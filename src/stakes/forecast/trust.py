@@ -13,9 +13,11 @@ Verdicts (thresholds are :class:`Thresholds`, in shares of the issue's scale):
 * ``degenerate``: the model returns the status quo in the nominal run and in
   every member, so it says nothing the inputs did not (needs an ensemble);
 * ``cycling``: the nominal run ends in a cycle whose rounds disagree;
-* ``fragile``: the interval is wider than ``fragile_width`` of the scale, or
-  (an effect) its interval holds effects of both signs larger than
-  ``zero``;
+* ``fragile``: the interval is wider than ``fragile_width`` of the scale, or it
+  does not hold the nominal forecast (the number the run gives rests on its
+  inputs' exact values: positions at a scale's end, say, can only move inwards
+  under uncertainty), or (an effect) its interval holds effects of both signs
+  larger than ``zero``;
 * ``robust`` otherwise; no verdict (None) without an ensemble, unless cycling.
 """
 
@@ -71,6 +73,14 @@ class Interval:
     def width(self) -> float:
         return self.hi - self.lo
 
+    def holds_nominal(self, scale: float) -> bool:
+        """Whether the nominal value lies in the interval (to 1e-9 of ``scale``); True
+        when there is no nominal value."""
+        if self.nominal is None or not np.isfinite(self.nominal):
+            return True
+        tol = 1e-9 * max(scale, 1.0)
+        return bool(self.lo - tol <= self.nominal <= self.hi + tol)
+
     def as_dict(self) -> dict:
         return {"nominal": self.nominal, "median": self.median, "lo": self.lo, "hi": self.hi,
                 "members": self.members, "level": self.level}
@@ -89,14 +99,16 @@ def interval(values: np.ndarray, nominal: float | None, level: float) -> Interva
 def forecast_verdict(width: float, *, cycling: bool, degenerate: bool, iv: Interval | None,
                      th: Thresholds) -> str | None:
     """The verdict of a forecast on an issue of scale ``width``; None when there is no
-    interval to judge it by."""
+    interval to judge it by.  Fragile: the interval is wide or does not hold the nominal
+    forecast."""
     if degenerate:
         return "degenerate"
     if cycling:
         return "cycling"
     if iv is None:
         return None
-    return "fragile" if iv.width > th.fragile_width * width else "robust"
+    wide = iv.width > th.fragile_width * width
+    return "fragile" if wide or not iv.holds_nominal(width) else "robust"
 
 
 def effect_verdict(width: float, *, cycling: bool, degenerate: bool, iv: Interval | None,
@@ -109,7 +121,8 @@ def effect_verdict(width: float, *, cycling: bool, degenerate: bool, iv: Interva
     if iv is None:
         return None
     zero = th.zero * width
-    if iv.width > th.fragile_width * width or (iv.lo < -zero and iv.hi > zero):
+    if (iv.width > th.fragile_width * width or (iv.lo < -zero and iv.hi > zero)
+            or not iv.holds_nominal(width)):
         return "fragile"
     return "robust"
 

@@ -126,7 +126,8 @@ def _trust_html(trust: dict[str, Any] | None) -> str:
            "model's declared statistic, strategic models first. Median and "
            f"{_e(round(100 * th.get('level', 0.8)))}% interval over {_e(members)} drawn from "
            "the scenario's uncertainty; <i>fragile</i>: interval wider than "
-           f"{_e(round(100 * th.get('fragile_width', 0.25)))}% of the scale; ↻: a cycle's "
+           f"{_e(round(100 * th.get('fragile_width', 0.25)))}% of the scale or not holding "
+           "the forecast; ↻: a cycle's "
            "range, not a forecast.</p>",
            "<table id='trust-table'><thead><tr><th>issue</th><th>model</th><th>forecast</th>"
            "<th>median</th><th>interval</th><th>verdict</th><th>pivot</th></tr></thead><tbody>"]
