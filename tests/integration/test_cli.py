@@ -161,3 +161,29 @@ def test_levers_ranks_every_issue_a_lever_moves(tmp_path):
                  and r["model"] == "median")
     assert big_x["shift"] == pytest.approx(60.0) and big_x["flags"] == ["mechanical"]
     assert big_x["effect"]["members"] == 20 and big_x["imposed"] == pytest.approx(60.0)
+
+
+def test_run_says_where_bargaining_left_the_forecast_at_its_start(tmp_path):
+    path = tmp_path / "edge.yaml"
+    path.write_text("""
+stakes: 1
+metadata: {name: edge}
+actors:
+- {id: decider, name: Decider, capability: 10}
+- {id: left, name: Left, capability: 1}
+- {id: right, name: Right, capability: 1}
+issues:
+- {id: x, name: X, status_quo: 50}
+entries:
+- {actor: decider, issue: x, position: 0, salience: 0.9}
+- {actor: left, issue: x, position: 20, salience: 0.5}
+- {actor: right, issue: x, position: 70, salience: 0.5}
+""")
+    res = invoke("run", str(path), "--no-save", "-m", "eum", "--members", "0")
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert ("Bargaining moved eum's forecast less than 1% of the scale from where it starts, "
+            "the capability × salience weighted median of the positions as stated, on 1 of 1 "
+            "issues: x.") in text
+    res = invoke("explain", str(path), "x", "--members", "0")
+    assert "Before any round the forecast rule gives 0.00; bargaining adds +0.00." in res.output

@@ -230,3 +230,34 @@ def test_a_pivot_at_the_end_of_the_scale_gives_a_forecast_its_members_do_not_hol
     assert a.verdict == "fragile"
     text = " ".join(explain.explain(fc.scenario, "x", model="median", members=40).narrative())
     assert "the forecast lies outside it" in text
+
+
+def test_smp_lever_effects_are_split_though_smp_runs_at_least_two_turns():
+    # The imposed part is read off round 0 of a short run; SMP refuses fewer turns than its
+    # min_turns (2), so the short run must ask for that many, not 1.
+    fc = _assess(PIVOT, ["smp"], members=0)
+    a = fc.get("smp", "lever:sway", "x")
+    assert a.split is not None
+    assert a.split.imposed + a.split.bargained == pytest.approx(a.shift)
+
+
+def test_before_bargaining_is_round_zero_and_unmoved_compares_it_with_the_forecast():
+    fc = _assess(EDGE, ["eum", "median"], members=0)
+    a = fc.get("eum", "baseline", "x")
+    # the decider holds most of the weight at 0: no round moves the median
+    assert a.before == a.result.run.rounds[0].forecast[0] == 0.0
+    assert a.headline.value == 0.0 and a.unmoved(0.01)
+    assert a.as_dict()["before_bargaining"] == 0.0
+    # the rules themselves have no rounds to move anything
+    assert fc.get("median", "baseline", "x").before is None
+    assert not fc.get("median", "baseline", "x").unmoved(0.01)
+
+
+def test_unmoved_uses_the_zero_threshold():
+    fc = _assess(EDGE, ["eum"], members=0)
+    a = fc.get("eum", "baseline", "x")
+    a.before = 0.5  # half a percent of the 0-100 scale from the forecast
+    assert a.unmoved(0.01) and not a.unmoved(0.001)
+    a.headline = type(a.headline)(a.model, a.issue, a.headline.statistic, False, None,
+                                  (0.0, 1.0))
+    assert not a.unmoved(0.5)  # a cycle has no single forecast to compare

@@ -277,6 +277,7 @@ def forecast_summary(console: Console, fc) -> None:
     run0 = next(r.run for r in fc.results if r.run.model == head)
     from ..models import BATCHED
     from ..forecast.trust import DEFAULT_MEMBERS
+    from ..forecast.pivot import rule_of
 
     fewer = (f" (fewer than {DEFAULT_MEMBERS}: this scenario's EUM runs are large; "
              "--members N to choose)" if 0 < n < DEFAULT_MEMBERS and fc.auto else "")
@@ -289,12 +290,22 @@ def forecast_summary(console: Console, fc) -> None:
     row = "{:<22} {:>12} {:>8} {:>17}  {:<10} {}"
     console.print(row.format("issue", "forecast", "median", f"{th.level:.0%} interval",
                              "verdict", "pivot"), style="bold", markup=False, highlight=False)
-    for a in fc.rows(head, "baseline"):
+    base_rows = fc.rows(head, "baseline")
+    for a in base_rows:
         iv = a.forecast
         console.print(row.format(a.issue[:22], a.headline.text(),
                                  _num(iv.median) if iv else "—", _span(iv),
                                  a.verdict or "—", _pivot(a.pivot)),
                       markup=False, highlight=False)
+    unmoved = [a.issue for a in base_rows if a.unmoved(th.zero)]
+    if unmoved:
+        rule = {"median": "the capability × salience weighted median of the positions as "
+                "stated", "mean": "the capability × salience weighted mean of the positions "
+                "as stated"}.get(rule_of(head, run0.options), "what its rule gives the "
+                                 "positions as stated")
+        _wrap(console, f"Bargaining moved {head}'s forecast less than {th.zero:.0%} of the "
+              f"scale from where it starts, {rule}, on {len(unmoved)} of {len(base_rows)} "
+              "issues: " + ", ".join(unmoved) + ".")
     levers = fc.rows(head, "lever")
     if levers:
         console.print()

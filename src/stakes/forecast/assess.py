@@ -51,6 +51,9 @@ class Assessment:
     effect: Interval | None = None
     effect_verdict: str | None = None
     split: fx.Split | None = None
+    # models with bargaining rounds: the forecast rule on the run's round-0 inputs, before
+    # any round (None for the rules themselves: compromise, median, NBS)
+    before: float | None = None
 
     @property
     def model(self) -> str:
@@ -66,6 +69,13 @@ class Assessment:
         if self.headline.cycle is not None:
             out.append("cycling")
         return out
+
+    def unmoved(self, zero: float) -> bool:
+        """Whether bargaining left the nominal forecast within ``zero`` of the scale of
+        where the model's rule puts its inputs before any round (not for a cycle)."""
+        h = self.headline
+        return bool(self.before is not None and h.cycle is None and h.value is not None
+                    and abs(h.value - self.before) <= zero * self.width)
 
     def moves(self, zero: float) -> bool:
         """Whether the intervention moves this forecast by more than ``zero`` of the scale,
@@ -87,6 +97,7 @@ class Assessment:
             "headline": h.value, "cycle_range": None if h.cycle is None else list(h.cycle),
             "interval": None if self.forecast is None else self.forecast.as_dict(),
             "verdict": self.verdict, "pivot": list(self.pivot),
+            "before_bargaining": self.before,
             "shift": self.shift,
             "effect": None if self.effect is None else self.effect.as_dict(),
             "effect_verdict": self.effect_verdict,
@@ -226,6 +237,8 @@ def assess(scn: Scenario, results: Sequence[Result], *, options: dict | None = N
                                        degenerate=degenerate, iv=fiv, th=th)
             a = Assessment(r, iss, h, fiv, verdict, pivot_of(run, d, after, width, ref),
                            width, degenerate)
+            if run.model in ROUNDS_OPTION and run.rounds:
+                a.before = float(run.rounds[0].forecast[d])
             if iv.kind != "baseline" and b is not None:
                 bf = float(b.run.forecast[d])
                 a.shift = nominal - bf

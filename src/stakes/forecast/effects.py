@@ -50,7 +50,11 @@ def round0(scn: Scenario, model: str, issues: tuple[str, ...], iv: Intervention,
     m = get_model(model)
     values = resolve_options(scn, model, options, None)
     if model in ROUNDS_OPTION:
-        values[ROUNDS_OPTION[model]] = 1
+        # Round 0 is all that is read: run as few rounds as the model accepts (SMP will not
+        # stop before its min_turns).
+        least = m.Options.model_fields.get("min_turns")
+        values[ROUNDS_OPTION[model]] = max(1, int(values.get(
+            "min_turns", least.default if least is not None else 1)))
     opts = make_options(m, values)
     missing = "nan" if m.scope == "joint" else "drop"
     before = to_problem(scn, issues, missing=missing)

@@ -111,6 +111,7 @@ class Explanation:
     rule: str | None = None  # the forecast rule: median, mean, or None (none in closed form)
     interval: Any = None  # the ensemble's Interval of the forecast, when one was drawn
     outside: bool = False  # the forecast lies outside that interval
+    before: float | None = None  # the forecast rule on the round-0 inputs (models with rounds)
 
     def narrative(self) -> list[str]:
         out = []
@@ -129,6 +130,9 @@ class Explanation:
                 why += ("; the forecast lies outside it: it rests on the exact input values, "
                         "which the members vary")
             out.append(f"Verdict: {self.verdict}{why}.")
+        if self.before is not None and self.cycle is None and self.forecast is not None:
+            out.append(f"Before any round the forecast rule gives {self.before:.2f}; "
+                       f"bargaining adds {self.forecast - self.before:+.2f}.")
         if self.pivot:
             ends = {a.actor: a for a in self.actors}
             p = ends.get(self.pivot[0])
@@ -180,6 +184,7 @@ class Explanation:
             "statistic": self.statistic, "forecast": self.forecast,
             "cycle_range": None if self.cycle is None else list(self.cycle),
             "status_quo": self.status_quo, "verdict": self.verdict,
+            "before_bargaining": self.before,
             "interval": None if self.interval is None else self.interval.as_dict(),
             "pivot": self.pivot,
             "balance": None if self.balance is None else {
@@ -272,7 +277,7 @@ def explain(scn, issue: str, *, model: str | None = None, lever: str | None = No
         q, pivot, bal, method, lines, events, a.verdict,
         a.shift, None if sp is None else sp.imposed, None if sp is None else sp.bargained,
         a.flags, rule, a.forecast,
-        a.forecast is not None and not a.forecast.holds_nominal(a.width))
+        a.forecast is not None and not a.forecast.holds_nominal(a.width), a.before)
 
 
 #: Narrative lines a run page or report shows per issue (the rest: ``stakes explain``).
