@@ -118,6 +118,10 @@ class JobResult:
     delta_initial: np.ndarray  # (B,)
     timing: LeverTiming
     records: list[list[RoundRecord]] | None = None  # per member, when recorded
+    # per member ending in a cycle: the lowest and highest forecast over the cycle's
+    # rounds (NaN for the others), so that a forecast that is one round of a cycle is known
+    cycle_lo: np.ndarray | None = None
+    cycle_hi: np.ndarray | None = None
 
     def stop_names(self) -> list[str]:
         return [STOP_NAMES[k] for k in self.stop]
@@ -173,6 +177,8 @@ class _Out:
         self.flat = np.zeros(total, dtype=bool)
         self.delta = np.zeros(total)
         self.delta0 = np.zeros(total)
+        self.cycle_lo = np.full(total, np.nan)
+        self.cycle_hi = np.full(total, np.nan)
         self.records: list[list[RoundRecord]] | None = (
             [[] for _ in range(total)] if record else None)
         self.ids: list[tuple[str, ...]] = [()] * total
@@ -277,7 +283,8 @@ def drive(jobs: Sequence[Job], model: RoundModel, rule: StopRule = StopRule(),
                 f.result()
     return [JobResult(out.forecast[a:b], out.stop[a:b], out.rounds[a:b], out.cycle[a:b],
                       out.flat[a:b], out.delta[a:b], out.delta0[a:b], timing,
-                      out.records[a:b] if record else None)
+                      out.records[a:b] if record else None, out.cycle_lo[a:b],
+                      out.cycle_hi[a:b])
             for a, b, timing in zip(offsets[:-1], offsets[1:], timings)]
 
 
@@ -401,11 +408,17 @@ def _finish(be: Backend, model: RoundModel, p: _Pool, rule: StopRule, out: _Out,
             hash_hist[row, k + 1] = digest
         maxed = (t0 + k + 1 >= rule.max_rounds) & ~conv & ~cyc
         final = fc
-        if rule.cycle_forecast == "cycle_mean" and cyc.any():
-            final = fc.copy()
+        if cyc.any():
+            if rule.cycle_forecast == "cycle_mean":
+                final = fc.copy()
             for ln in np.unique(length[cyc]):
                 sel = cyc & (length == ln)
-                final[sel] = np.mean(fc_hist[row[sel], k + 2 - ln: k + 2], axis=1)
+                over = fc_hist[row[sel], k + 2 - ln: k + 2]  # the forecasts of the cycle
+                idx = state["out"][sel]
+                out.cycle_lo[idx] = np.min(over, axis=1)
+                out.cycle_hi[idx] = np.max(over, axis=1)
+                if rule.cycle_forecast == "cycle_mean":
+                    final[sel] = np.mean(over, axis=1)
         state["x"] = new
         ended = conv | cyc | maxed
         if ended.any():

@@ -181,3 +181,32 @@ def test_python_api_sweep():
     res = run_sweep(load("ec-emissions"), runs=10, models=["median"], backend="numpy")
     f = res.forecasts[("median", "baseline", "emissions")]
     assert f.shape == (10,) and np.isfinite(f).all()
+
+
+def test_a_nominal_run_ending_in_a_cycle_shows_its_range_not_one_round(tmp_path):
+    # The defence treaty's run as written ends in a cycle whose rounds disagree: sweep and
+    # stability show the cycle's range, as stakes run does, and never one round as the forecast.
+    from stakes.api import load
+    from stakes.engine import run_scenario
+    from stakes.forecast.headline import headline, range_text
+    from stakes.levers import baseline
+
+    runs = {r.run.issue_ids[0]: r.run for r in run_scenario(load(FLAGSHIP), ["eum"],
+                                                             interventions=[baseline()])}
+    cyc = headline(runs["defense_treaty"], 0).cycle
+    assert cyc is not None
+    common = ("--runs", "4", "-m", "eum", "--backend", "numpy")
+    out = tmp_path / "sweep.json"
+    res = invoke("sweep", FLAGSHIP, *common, "--no-levers", "--format", "json", "-o", str(out))
+    assert res.exit_code == 0, res.output
+    rows = {f["issue"]: f for f in json.loads(out.read_text())["forecasts"]}
+    assert rows["defense_treaty"]["nominal_cycle"] == pytest.approx(list(cyc))
+    assert all(rows[i]["nominal_cycle"] is None for i in rows if headline(runs[i], 0).cycle
+               is None)
+    res = invoke("sweep", FLAGSHIP, *common, "--no-levers")
+    assert range_text(cyc) in res.output and "its range is shown, not a forecast" in res.output
+    out = tmp_path / "stability.json"
+    res = invoke("stability", FLAGSHIP, *common, "--format", "json", "-o", str(out))
+    assert res.exit_code == 0, res.output
+    rows = {r["issue"]: r for r in json.loads(out.read_text())["issues"]}
+    assert rows["defense_treaty"]["nominal_cycle"] == pytest.approx(list(cyc))

@@ -100,3 +100,28 @@ def test_levers_act_after_their_round_and_late_ones_are_reported():
     never = by["lever:never"]
     assert never.info["levers_not_applied"] == [99]
     assert never.forecast.tolist() == by["baseline"].forecast.tolist()
+
+
+def test_an_unrecorded_ensemble_knows_the_range_of_the_cycle_a_member_ends_in():
+    # The default scenario's defence treaty ends in a cycle whose rounds disagree: the
+    # driver's range for the member equals the one read off the recorded run's rounds.
+    from stakes.analysis.ensemble import Ensemble
+    from stakes.analysis.uncertainty import input_space
+    from stakes.api import load
+    from stakes.forecast.headline import cycle_range
+    from stakes.levers import baseline
+
+    scn = load()
+    res = run_scenario(scn, ["eum"], interventions=[baseline()])
+    runs = {r.run.issue_ids[0]: r.run for r in res}
+    recorded = cycle_range(runs["defense_treaty"], 0)
+    assert recorded is not None
+    space = input_space(scn)
+    ev = Ensemble(space, ["eum"], [baseline()], backend=None).evaluate(
+        space.nominal[None, :], members=[-1])
+    for (model, label, iss, wo), (lo, hi) in ev.cycles.items():
+        rng = cycle_range(runs[iss], 0)
+        if rng is None:
+            assert not (np.isfinite(lo[0]) and hi[0] - lo[0] > 5e-3), iss
+        else:
+            assert (lo[0], hi[0]) == pytest.approx(rng, abs=1e-9), iss

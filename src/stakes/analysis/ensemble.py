@@ -158,6 +158,9 @@ class Evaluation:
 
     forecasts: dict[tuple[str, str, str], np.ndarray]
     stops: dict[tuple[str, str, str], np.ndarray] = field(default_factory=dict)  # EUM stop codes
+    # EUM members ending in a cycle: the lowest and highest forecast of its rounds (else NaN)
+    cycles: dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict)
     shared: dict[tuple[str, str, str], bool] = field(default_factory=dict)  # same task as baseline
 
 
@@ -252,28 +255,30 @@ class Ensemble:
         tick = progress or (lambda k: None)
         results: dict[tuple, np.ndarray] = {}
         stops: dict[tuple, np.ndarray] = {}
+        cycles: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         for spec in self.specs:
             keys = [k for k, t in self.tasks.items() if t.model == spec.name]
             if not keys:
                 continue
             if spec.name == "eum":
-                self._eum(spec, keys, values, results, stops, tick)
+                self._eum(spec, keys, values, results, stops, cycles, tick)
             elif spec.batched:
                 for key in keys:
                     results[key] = self._simple(spec, self.tasks[key], values)
                     tick(b)
             else:
                 self._generic(spec, keys, values, results, tick, members)
-        forecasts, stop_out, shared = {}, {}, {}
+        forecasts, stop_out, shared, cycle_out = {}, {}, {}, {}
         for (model, label, iss, wo), key in self.plan.items():
             if key not in results:
                 continue
             forecasts[(model, label, iss, wo)] = results[key]
             if key in stops:
                 stop_out[(model, label, iss, wo)] = stops[key]
+                cycle_out[(model, label, iss, wo)] = cycles[key]
             base = self.plan.get((model, "baseline", iss, wo))
             shared[(model, label, iss, wo)] = base == key
-        return Evaluation(forecasts, stop_out, shared)
+        return Evaluation(forecasts, stop_out, shared=shared, cycles=cycle_out)
 
     # -- per model ----------------------------------------------------------
 
@@ -283,7 +288,7 @@ class Ensemble:
         x, c, s = view.columns(values, ids)
         return view, ids, x, c, s
 
-    def _eum(self, spec, keys, values, results, stops, tick) -> None:
+    def _eum(self, spec, keys, values, results, stops, cycles, tick) -> None:
         jobs = []
         for key in keys:
             task = self.tasks[key]
@@ -295,6 +300,7 @@ class Ensemble:
         for key, res in zip(keys, out):
             results[key] = res.forecast
             stops[key] = res.stop
+            cycles[key] = (res.cycle_lo, res.cycle_hi)
 
     def _simple(self, spec, task: Task, values) -> np.ndarray:
         view, ids, x, c, s = self._columns(task, values)

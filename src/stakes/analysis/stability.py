@@ -20,6 +20,7 @@ import numpy as np
 from .. import __version__
 from ..engine import DEFAULT_MODELS
 from ..errors import OptionError
+from ..forecast.headline import disagreeing
 from ..levers import baseline
 from ..scenario.schema import Scenario, Uncertainty
 from .ensemble import Ensemble, progress_ticker
@@ -57,7 +58,12 @@ def run_stability(
     total = (runs + 1) * ens.units_per_member
     tick = progress_ticker(total, progress)
 
-    nominal = ens.evaluate(space.nominal[None, :], tick, members=[-1]).forecasts
+    nominal_eval = ens.evaluate(space.nominal[None, :], tick, members=[-1])
+    nominal = nominal_eval.forecasts
+
+    def _listed(lohi):  # the nominal run's cycle range, where its rounds disagree
+        rng = None if lohi is None else disagreeing(lohi[0][0], lohi[1][0])
+        return None if rng is None else list(rng)
     shocked = ens.evaluate(space.draw(seed, 0, runs), tick, members=range(runs)).forecasts
     issues = {i.id: i for i in scn.issues}
     out = []
@@ -84,6 +90,7 @@ def run_stability(
         out.append({
             "model": model, "issue": iss, "threshold": thr,
             "nominal": float(nominal[(model, label, iss, None)][0]),
+            "nominal_cycle": _listed(nominal_eval.cycles.get((model, label, iss, None))),
             "shock_median": float(q50), "shock_interval": [float(q05), float(q95)],
             "stable_under_shocks": bool(q95 - q05 <= 2 * thr),
             "pivotal": [r["actor"] for r in rows if r["pivotal"]],
@@ -101,3 +108,4 @@ def run_stability(
         "skipped": ens.skipped,
         "issues": out,
     }
+

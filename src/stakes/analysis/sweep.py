@@ -25,6 +25,7 @@ import numpy as np
 from .. import __version__
 from ..engine import DEFAULT_MODELS
 from ..errors import ModelError, OptionError
+from ..forecast.headline import disagreeing
 from ..kernels.backend import get_backend, resolve
 from ..driver import STOP_NAMES
 from ..levers import Intervention, baseline
@@ -123,6 +124,10 @@ class SweepResult:
     peak_rss_mib: float
     interventions: list[Intervention] = field(default_factory=list)
     cluster: str | None = None  # where the chunks ran, when not in this process
+    # the nominal run's cycle range where it ends in a cycle whose rounds disagree: its
+    # forecast is then one round of the cycle, not a forecast
+    nominal_cycles: dict[tuple[str, str, str], tuple[float, float]] = field(
+        default_factory=dict)
 
     @property
     def models(self) -> list[str]:
@@ -198,6 +203,8 @@ def run_sweep(
                      skip_inapplicable=skip_inapplicable)
         raise ModelError(f"sweep: {exc}") from None
     nominal = {k[:3]: float(v[0]) for k, v in nominal_eval.forecasts.items()}
+    nominal_cycles = {k[:3]: rng for k, (lo, hi) in nominal_eval.cycles.items()
+                      if (rng := disagreeing(lo[0], hi[0])) is not None}
     forecasts = {k[:3]: np.full(runs, np.nan) for k in nominal_eval.forecasts}
     stop_codes = {k[:3]: np.zeros(runs, dtype=np.int8) for k in nominal_eval.stops}
     shared = {k[:3]: v for k, v in nominal_eval.shared.items()}
@@ -257,7 +264,7 @@ def run_sweep(
              for k, v in stop_codes.items()}
     return SweepResult(scn, space, ens, runs, seed, be.name, size, forecasts, nominal, stops,
                        shared, time.perf_counter() - t0, peak_rss_mib(), ivs,
-                       cluster.label if cluster is not None else None)
+                       cluster.label if cluster is not None else None, nominal_cycles)
 
 
 def _evaluate(ens: Ensemble, values, tick, members) -> Evaluation:
@@ -315,6 +322,8 @@ def summarize(
         rec = {
             "model": model, **_iv_fields(iv), "issue": iss,
             "nominal": _finite(res.nominal[(model, label, iss)]),
+            "nominal_cycle": (list(res.nominal_cycles[(model, label, iss)])
+                              if (model, label, iss) in res.nominal_cycles else None),
             "mean": _finite(float(np.mean(f))), "sd": _finite(float(np.std(f, ddof=1)))
             if len(f) > 1 else 0.0,
             "quantiles": {_qkey(q): _finite(v) for q, v in zip(quantiles, qs)},
@@ -334,6 +343,8 @@ def summarize(
             "model": model, **_iv_fields(iv), "issue": iss,
             "nominal": _finite(res.nominal[(model, label, iss)]
                                - res.nominal[(model, "baseline", iss)]),
+            "nominal_cycling": (model, label, iss) in res.nominal_cycles
+            or (model, "baseline", iss) in res.nominal_cycles,
             "mean": _finite(float(np.mean(d))),
             "se": _finite(float(np.std(d, ddof=1) / math.sqrt(n))) if n > 1 else None,
             "median": _finite(dq[0]),

@@ -119,6 +119,22 @@ def _quantiles(text: str) -> list[float]:
     return qs
 
 
+def _nominal(rec: dict) -> str:
+    """A nominal forecast, or the range of the cycle it is one round of."""
+    from ..forecast.headline import range_text
+
+    rng = rec.get("nominal_cycle")
+    return range_text(rng) if rng else _fmt(rec["nominal"])
+
+
+def _cycle_note(console: Console, rows: list[dict]) -> None:
+    if any(r.get("nominal_cycle") for r in rows):
+        from ..forecast.headline import CYCLE_MARK
+
+        console.print(f"[dim]{CYCLE_MARK}: the run as written ends in a cycle whose rounds "
+                      "disagree; its range is shown, not a forecast.[/dim]")
+
+
 def _fmt(v: Any, signed: bool = False) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "—"
@@ -445,11 +461,12 @@ def sweep_tables(console: Console, scn, doc: dict[str, Any]) -> None:
         for k in thr_keys:
             t.add_column(f"P(>{k})", justify="right")
         for f in rows:
-            t.add_row(names.get(f["issue"], f["issue"]), _fmt(f["nominal"]),
+            t.add_row(names.get(f["issue"], f["issue"]), _nominal(f),
                       _fmt(f["quantiles"].get("0.5", f["mean"])),
                       f"[{_fmt(f['interval'][0])}, {_fmt(f['interval'][1])}]",
                       *[_fmt(f["p_above"].get(k)) if k in f["p_above"] else "" for k in thr_keys])
         console.print(t)
+        _cycle_note(console, rows)
     effects = doc["effects"]
     for m in s["models"]:
         rows = [e for e in effects if e["model"] == m]
@@ -656,10 +673,11 @@ def _stability_tables(console: Console, scn, doc: dict[str, Any]) -> None:
         for r in rows:
             piv = ", ".join(f"{a['actor']} ({a['median_shift']:+.1f})" for a in r["actors"]
                             if a["pivotal"]) or "none"
-            t.add_row(names.get(r["issue"], r["issue"]), _fmt(r["nominal"]),
+            t.add_row(names.get(r["issue"], r["issue"]), _nominal(r),
                       f"[{_fmt(r['shock_interval'][0])}, {_fmt(r['shock_interval'][1])}]",
                       "yes" if r["stable_under_shocks"] else "[bold]no[/bold]", piv)
         console.print(t)
+        _cycle_note(console, rows)
 
 
 def register(app: typer.Typer) -> None:

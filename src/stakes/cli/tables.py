@@ -8,7 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from ..forecast.headline import cycle_range, is_baseline, statistic, strategic_first
+from ..forecast.headline import (CYCLE_MARK, cycle_range, is_baseline, statistic,
+                                 strategic_first)
 from ..scenario.schema import Scenario
 
 MAX_TRAJECTORY = 8
@@ -29,7 +30,6 @@ def _trajectory(values: list[float]) -> str:
 
 
 # Marks a forecast taken over a cycle whose rounds disagree (see cycle_range).
-CYCLE_MARK = "↻"
 CYCLE_NOTE = (f"{CYCLE_MARK}: the run ends in a cycle whose rounds disagree; the forecast is no "
               "round's forecast\n   (stakes run --detail shows the cycle's range)")
 

@@ -56,6 +56,22 @@ def headline_model(models: Iterable[str]) -> str | None:
     return order[0] if order else None
 
 
+#: Marks a cycle's range shown where a forecast would stand.
+CYCLE_MARK = "↻"
+
+
+def range_text(rng: tuple[float, float], digits: int = 2) -> str:
+    """A cycle's range as printed: ``lo–hi↻``."""
+    return f"{rng[0]:.{digits}f}–{rng[1]:.{digits}f}{CYCLE_MARK}"
+
+
+def disagreeing(lo: float, hi: float) -> tuple[float, float] | None:
+    """A cycle's lowest and highest forecast when its rounds disagree (by more than
+    :data:`CYCLE_TOL`); None otherwise, or for NaN (no cycle)."""
+    lo, hi = float(lo), float(hi)
+    return (lo, hi) if hi - lo > CYCLE_TOL else None
+
+
 def cycle_range(run, d: int) -> tuple[float, float] | None:
     """Lowest and highest forecast over the rounds of the cycle a run ended in, when they
     differ: the reported forecast (e.g. a cycle mean) is then no round's forecast."""
@@ -63,8 +79,7 @@ def cycle_range(run, d: int) -> tuple[float, float] | None:
     if not length:
         return None
     values = [float(rec.forecast[d]) for rec in run.rounds[-int(length):]]
-    lo, hi = min(values), max(values)
-    return (lo, hi) if hi - lo > CYCLE_TOL else None
+    return disagreeing(min(values), max(values))
 
 
 @dataclass(frozen=True)
@@ -84,7 +99,7 @@ class Headline:
 
     def text(self, digits: int = 2) -> str:
         if self.cycle is not None:
-            return f"{self.cycle[0]:.{digits}f}–{self.cycle[1]:.{digits}f}↻"
+            return range_text(self.cycle, digits)
         return "—" if self.value is None else f"{self.value:.{digits}f}"
 
 
