@@ -261,3 +261,31 @@ def test_unmoved_uses_the_zero_threshold():
     a.headline = type(a.headline)(a.model, a.issue, a.headline.statistic, False, None,
                                   (0.0, 1.0))
     assert not a.unmoved(0.5)  # a cycle has no single forecast to compare
+
+
+def test_a_shift_between_cycles_is_their_range_and_is_not_judged_as_one_number():
+    from stakes.forecast.headline import Headline, shift_range
+
+    def h(value=None, cycle=None):
+        return Headline("eum", "x", "s", False, value, cycle)
+
+    assert shift_range(h(30.0), h(5.0)) is None
+    assert shift_range(h(cycle=(10.0, 20.0)), h(5.0)) == (5.0, 15.0)
+    assert shift_range(h(30.0), h(cycle=(10.0, 20.0))) == (10.0, 20.0)
+    assert shift_range(h(cycle=(10.0, 20.0)), h(cycle=(0.0, 4.0))) == (6.0, 20.0)
+
+    # On the default scenario the Allen plan's run and the baseline both cycle on the
+    # defence treaty: the effect is a range, flagged cycling, and not called overshoot.
+    from stakes.api import load
+
+    scn = load(None)
+    res = run_scenario(scn, ["eum"], issues=["defense_treaty"],
+                       interventions=interventions_for(scn, ["allen_plan"], None))
+    fc = assess(scn, res, members=0)
+    a = fc.get("eum", "lever:allen_plan", "defense_treaty")
+    lo, hi = a.shift_range
+    assert lo < hi and a.effect_verdict == "cycling"
+    assert "overshoot" in a.split.flags  # what the single number would have said
+    assert a.flags == ["cycling"]
+    assert a.shift_text() == f"{lo:+.2f}–{hi:+.2f}↻"
+    assert a.as_dict()["shift_range"] == [lo, hi]

@@ -192,7 +192,7 @@ def lever_ranking(console: Console, fc) -> None:
     order = {m: k for k, m in enumerate(fc.models)}
     rows = [a for a in fc.assessments if a.intervention.kind != "baseline"]
     labels = list(dict.fromkeys(a.intervention.label for a in rows))
-    fmt = "  {:<21} {:<12} {:>8} {:>17}  {:<10} {}"
+    fmt = "  {:<21} {:<12} {:>14} {:>17}  {:<10} {}"
     quiet = []
     for label in labels:
         moved = [a for a in rows if a.intervention.label == label and a.moves(th.zero)]
@@ -209,7 +209,7 @@ def lever_ranking(console: Console, fc) -> None:
                       highlight=False)
         for a in moved:
             model = a.model + ("*" if is_baseline(a.model) else "")
-            console.print(fmt.format(a.issue[:21], model[:12], _num(a.shift, True),
+            console.print(fmt.format(a.issue[:21], model[:12], a.shift_text(),
                                      _span(a.effect, True), a.effect_verdict or "—",
                                      ", ".join(a.flags)), markup=False, highlight=False)
     if quiet:
@@ -311,7 +311,7 @@ def forecast_summary(console: Console, fc) -> None:
         console.print()
         console.print(f"Levers and plans: shift of {head}'s forecast against the baseline "
                       "(paired: the same members)", style="bold", markup=False)
-        eff = "  {:<22} {:>10} {:>8} {:>17}  {:<10} {}"
+        eff = "  {:<22} {:>14} {:>8} {:>17}  {:<10} {}"
         console.print(eff.format("issue", "effect", "median", f"{th.level:.0%} interval",
                                  "verdict", "flags"), style="bold", markup=False,
                       highlight=False)
@@ -329,7 +329,7 @@ def forecast_summary(console: Console, fc) -> None:
                           highlight=False)
             for a in rows:
                 e = a.effect
-                console.print(eff.format(a.issue[:22], _num(a.shift, True),
+                console.print(eff.format(a.issue[:22], a.shift_text(),
                                          _num(e.median, True) if e else "—",
                                          _span(e, True), a.effect_verdict or "—",
                                          ", ".join(a.flags)),

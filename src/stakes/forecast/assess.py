@@ -20,7 +20,7 @@ from ..models import ROUNDS_OPTION, get_model
 from ..scenario.arrays import to_problem
 from ..scenario.schema import Scenario
 from . import effects as fx
-from .headline import Headline, headline, strategic_first
+from .headline import Headline, headline, range_text, shift_range, strategic_first
 from .pivot import mean_terms, rule_of, tipping
 from .trust import (
     DEFAULT_MEMBERS,
@@ -54,6 +54,10 @@ class Assessment:
     # models with bargaining rounds: the forecast rule on the run's round-0 inputs, before
     # any round (None for the rules themselves: compromise, median, NBS)
     before: float | None = None
+    # levers and plans whose run or baseline ends in a cycle whose rounds disagree: the
+    # range of the shift over the cycles' rounds (``shift`` compares what the model reports
+    # for the cycles: last rounds or cycle means)
+    shift_range: tuple[float, float] | None = None
 
     @property
     def model(self) -> str:
@@ -66,9 +70,18 @@ class Assessment:
     @property
     def flags(self) -> list[str]:
         out = list(self.split.flags) if self.split is not None else []
-        if self.headline.cycle is not None:
+        if self.shift_range is not None:
+            # mechanical and overshoot judge the shift, which a cycle leaves undefined
+            out = [f for f in out if f not in ("mechanical", "overshoot")]
+        if self.headline.cycle is not None or self.shift_range is not None:
             out.append("cycling")
         return out
+
+    def shift_text(self, digits: int = 2) -> str:
+        """The shift as printed: a range with ↻ where a cycle leaves it undefined."""
+        if self.shift_range is not None:
+            return range_text(self.shift_range, digits, signed=True)
+        return "—" if self.shift is None else f"{self.shift:+.{digits}f}"
 
     def unmoved(self, zero: float) -> bool:
         """Whether bargaining left the nominal forecast within ``zero`` of the scale of
@@ -99,6 +112,7 @@ class Assessment:
             "verdict": self.verdict, "pivot": list(self.pivot),
             "before_bargaining": self.before,
             "shift": self.shift,
+            "shift_range": None if self.shift_range is None else list(self.shift_range),
             "effect": None if self.effect is None else self.effect.as_dict(),
             "effect_verdict": self.effect_verdict,
             "imposed": None if self.split is None else self.split.imposed,
@@ -246,7 +260,8 @@ def assess(scn: Scenario, results: Sequence[Result], *, options: dict | None = N
                 if mem is not None and bmem is not None:
                     a.effect = interval(mem - bmem, a.shift, th.level)
                 a.split = _split(scn, r, b, d, iss, before, after, width, th, options, imposed0)
-                cyc = h.cycle is not None or headline(b.run, d).cycle is not None
+                a.shift_range = shift_range(h, headline(b.run, d))
+                cyc = a.shift_range is not None
                 a.effect_verdict = effect_verdict(width, cycling=cyc, degenerate=degenerate
                                                   and headline(b.run, d).value == nominal,
                                                   iv=a.effect, th=th)

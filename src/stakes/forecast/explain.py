@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import OptionError
 from ..models.base import Event
-from .headline import headline_model
+from .headline import headline_model, range_text
 from .pivot import Balance, balance, mean_terms, rule_of
 
 #: Events printed in the narrative; the rest are counted (all are in the JSON).
@@ -112,6 +112,7 @@ class Explanation:
     interval: Any = None  # the ensemble's Interval of the forecast, when one was drawn
     outside: bool = False  # the forecast lies outside that interval
     before: float | None = None  # the forecast rule on the round-0 inputs (models with rounds)
+    shift_range: tuple[float, float] | None = None  # where a cycle leaves the shift undefined
 
     def narrative(self) -> list[str]:
         out = []
@@ -157,7 +158,12 @@ class Explanation:
                    if self.contribution_method == "shapley" else
                    "leave-one-out: the forecast minus the forecast without the actor")
             out.append(f"Largest contributions ({how}): {top}.")
-        if self.shift is not None:
+        if self.shift_range is not None:
+            flags = f"; {', '.join(self.flags)}" if self.flags else ""
+            out.append(f"Against the baseline: {range_text(self.shift_range, signed=True)} over "
+                       "the rounds of the cycles the runs end in (no single shift), of which the "
+                       f"lever imposes {self.imposed:+.2f}{flags}.")
+        elif self.shift is not None:
             flags = f"; {', '.join(self.flags)}" if self.flags else ""
             out.append(f"Against the baseline: {self.shift:+.2f}, of which the lever imposes "
                        f"{self.imposed:+.2f} and bargaining adds {self.bargained:+.2f}{flags}.")
@@ -195,7 +201,9 @@ class Explanation:
             "events": [{"round": r, "kind": ev.kind, "actors": list(ev.actors),
                         "issues": list(ev.issues), "detail": ev.detail,
                         "text": describe(ev)} for r, ev in self.events],
-            "shift": self.shift, "imposed": self.imposed, "bargained": self.bargained,
+            "shift": self.shift,
+            "shift_range": None if self.shift_range is None else list(self.shift_range),
+            "imposed": self.imposed, "bargained": self.bargained,
             "flags": self.flags, "narrative": self.narrative(),
         }
 
@@ -277,7 +285,8 @@ def explain(scn, issue: str, *, model: str | None = None, lever: str | None = No
         q, pivot, bal, method, lines, events, a.verdict,
         a.shift, None if sp is None else sp.imposed, None if sp is None else sp.bargained,
         a.flags, rule, a.forecast,
-        a.forecast is not None and not a.forecast.holds_nominal(a.width), a.before)
+        a.forecast is not None and not a.forecast.holds_nominal(a.width), a.before,
+        a.shift_range)
 
 
 #: Narrative lines a run page or report shows per issue (the rest: ``stakes explain``).

@@ -60,9 +60,21 @@ def headline_model(models: Iterable[str]) -> str | None:
 CYCLE_MARK = "↻"
 
 
-def range_text(rng: tuple[float, float], digits: int = 2) -> str:
-    """A cycle's range as printed: ``lo–hi↻``."""
-    return f"{rng[0]:.{digits}f}–{rng[1]:.{digits}f}{CYCLE_MARK}"
+def range_text(rng: tuple[float, float], digits: int = 2, signed: bool = False) -> str:
+    """A cycle's range as printed: ``lo–hi↻`` (``signed``: with + on positive ends)."""
+    f = f"+.{digits}f" if signed else f".{digits}f"
+    return f"{rng[0]:{f}}–{rng[1]:{f}}{CYCLE_MARK}"
+
+
+def shift_range(run: Headline, base: Headline) -> tuple[float, float] | None:
+    """The range of ``run - base`` over the rounds of their cycles, when either ends in a
+    cycle whose rounds disagree (None otherwise): the difference of what the model reports
+    for the cycles (last rounds or cycle means) is then no effect of anything."""
+    if run.cycle is None and base.cycle is None:
+        return None
+    lo, hi = run.cycle or (run.value, run.value)
+    blo, bhi = base.cycle or (base.value, base.value)
+    return (lo - bhi, hi - blo)
 
 
 def disagreeing(lo: float, hi: float) -> tuple[float, float] | None:

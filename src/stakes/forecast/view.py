@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .headline import is_baseline, strategic_first
+from .headline import is_baseline, range_text, strategic_first
 
 
 def _span(iv: dict | None, signed: bool = False) -> str:
@@ -21,9 +21,14 @@ def _span(iv: dict | None, signed: bool = False) -> str:
 
 def _value(a: dict) -> str:
     if a.get("cycle_range"):
-        lo, hi = a["cycle_range"]
-        return f"{lo:.2f}–{hi:.2f}↻"
+        return range_text(a["cycle_range"])
     return "—" if a.get("headline") is None else f"{a['headline']:.2f}"
+
+
+def _shift(a: dict) -> str:
+    if a.get("shift_range"):
+        return range_text(a["shift_range"], signed=True)
+    return "—" if a.get("shift") is None else f"{a['shift']:+.2f}"
 
 
 def trust_view(scn: Any, document: dict[str, Any]) -> dict[str, Any] | None:
@@ -60,7 +65,7 @@ def trust_view(scn: Any, document: dict[str, Any]) -> dict[str, Any] | None:
             continue
         effects.append({**base, "intervention": a["lever"] or a["plan"],
                         "kind": "lever" if a["lever"] else "plan",
-                        "shift": f"{a['shift']:+.2f}",
+                        "shift": _shift(a),
                         "median": "—" if not e else f"{e['median']:+.2f}",
                         "interval": _span(e, True), "verdict": a.get("effect_verdict") or "—",
                         "flags": ", ".join(a.get("flags") or [])})
