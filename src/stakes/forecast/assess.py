@@ -23,7 +23,6 @@ from . import effects as fx
 from .headline import Headline, headline, range_text, shift_range, strategic_first
 from .pivot import mean_terms, rule_of, tipping
 from .trust import (
-    DEFAULT_MEMBERS,
     DEFAULT_SLOW_MEMBERS,
     Interval,
     Thresholds,
