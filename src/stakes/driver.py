@@ -119,7 +119,8 @@ class JobResult:
     timing: LeverTiming
     records: list[list[RoundRecord]] | None = None  # per member, when recorded
     # per member ending in a cycle: the lowest and highest forecast over the cycle's
-    # rounds (NaN for the others), so that a forecast that is one round of a cycle is known
+    # rounds (NaN for the others): what is reported for a cycle is no round's forecast, or
+    # only one of them
     cycle_lo: np.ndarray | None = None
     cycle_hi: np.ndarray | None = None
 

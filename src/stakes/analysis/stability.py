@@ -60,10 +60,6 @@ def run_stability(
 
     nominal_eval = ens.evaluate(space.nominal[None, :], tick, members=[-1])
     nominal = nominal_eval.forecasts
-
-    def _listed(lohi):  # the nominal run's cycle range, where its rounds disagree
-        rng = None if lohi is None else disagreeing(lohi[0][0], lohi[1][0])
-        return None if rng is None else list(rng)
     shocked = ens.evaluate(space.draw(seed, 0, runs), tick, members=range(runs)).forecasts
     issues = {i.id: i for i in scn.issues}
     out = []
@@ -90,7 +86,7 @@ def run_stability(
         out.append({
             "model": model, "issue": iss, "threshold": thr,
             "nominal": float(nominal[(model, label, iss, None)][0]),
-            "nominal_cycle": _listed(nominal_eval.cycles.get((model, label, iss, None))),
+            "nominal_cycle": _cycle(nominal_eval.cycles.get((model, label, iss, None))),
             "shock_median": float(q50), "shock_interval": [float(q05), float(q95)],
             "stable_under_shocks": bool(q95 - q05 <= 2 * thr),
             "pivotal": [r["actor"] for r in rows if r["pivotal"]],
@@ -109,3 +105,8 @@ def run_stability(
         "issues": out,
     }
 
+
+def _cycle(lohi) -> list[float] | None:
+    """The nominal run's cycle range, where it ends in a cycle whose rounds disagree."""
+    rng = None if lohi is None else disagreeing(lohi[0][0], lohi[1][0])
+    return None if rng is None else list(rng)

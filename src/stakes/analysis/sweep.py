@@ -124,8 +124,8 @@ class SweepResult:
     peak_rss_mib: float
     interventions: list[Intervention] = field(default_factory=list)
     cluster: str | None = None  # where the chunks ran, when not in this process
-    # the nominal run's cycle range where it ends in a cycle whose rounds disagree: its
-    # forecast is then one round of the cycle, not a forecast
+    # the nominal run's cycle range where it ends in a cycle whose rounds disagree: what
+    # the model reports for it (last round or cycle mean) is then no forecast
     nominal_cycles: dict[tuple[str, str, str], tuple[float, float]] = field(
         default_factory=dict)
 

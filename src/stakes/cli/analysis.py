@@ -120,7 +120,8 @@ def _quantiles(text: str) -> list[float]:
 
 
 def _nominal(rec: dict) -> str:
-    """A nominal forecast, or the range of the cycle it is one round of."""
+    """A nominal forecast, or the cycle's range where the run ends in a cycle whose rounds
+    disagree."""
     from ..forecast.headline import range_text
 
     rng = rec.get("nominal_cycle")
