@@ -326,3 +326,30 @@ def test_every_actor_gets_its_own_colour():
     assert colours[:len(PALETTE)] == list(PALETTE)
     assert len(set(colours)) == 60
     assert all(len(c) == 7 and c.startswith("#") for c in colours)
+
+
+def test_a_cycling_run_shows_its_cycle_range_in_the_results_table():
+    # The default scenario's defence treaty: the EUM's baseline and the Allen plan's run end
+    # in cycles whose rounds disagree; the table shows their ranges, never the cycle's mean.
+    from stakes.api import load
+    from stakes.forecast.headline import headline, range_text, shift_range
+    from stakes.report.build import forecast_table
+    from stakes.report.html import _forecast_html
+
+    scn = load(None)
+    res = run_scenario(scn, ["eum"], issues=["defense_treaty"],
+                       interventions=interventions_for(scn, ["allen_plan"], None))
+    doc = to_document(scn, res)
+    df = forecast_table(scn, doc)
+    base = headline(res[0].run, 0)
+    lever = headline(res[1].run, 0)
+    assert base.cycle is not None and lever.cycle is not None
+    rows = {r.intervention: r for r in df.itertuples(index=False)}
+    assert len(rows) == 2
+    b, lv = (rows[k] for k in rows)
+    assert b.cycle == pytest.approx(base.cycle) and b.shift_range is None
+    assert lv.shift_range == pytest.approx(shift_range(lever, base))
+    html = _forecast_html(type("R", (), {"forecasts": df})())
+    assert range_text(base.cycle, 3) in html
+    assert range_text(shift_range(lever, base), 3, signed=True) in html
+    assert f"{float(res[0].run.forecast[0]):.3f}" not in html  # the cycle's mean

@@ -10,7 +10,7 @@ by the cycle's range and flagged, never by the cycle's mean.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 #: Models that bargain (the headline models); the rest are non-strategic baselines.
 STRATEGIC = ("eum", "smp", "exchange", "nbs", "nbs-joint")
@@ -84,14 +84,21 @@ def disagreeing(lo: float, hi: float) -> tuple[float, float] | None:
     return (lo, hi) if hi - lo > CYCLE_TOL else None
 
 
+def cycle_span(stop: str | None, length: int | None, rounds: Sequence[Any],
+               value: Callable[[Any], float]) -> tuple[float, float] | None:
+    """Lowest and highest of ``value(round)`` over the last ``length`` rounds when a run
+    stopped in a cycle and they differ (:func:`disagreeing`); None otherwise."""
+    if stop != "cycle" or not length:
+        return None
+    values = [float(value(rec)) for rec in rounds[-int(length):]]
+    return disagreeing(min(values), max(values))
+
+
 def cycle_range(run, d: int) -> tuple[float, float] | None:
     """Lowest and highest forecast over the rounds of the cycle a run ended in, when they
     differ: the reported forecast (e.g. a cycle mean) is then no round's forecast."""
-    length = run.info.get("cycle_length") if run.stop == "cycle" else None
-    if not length:
-        return None
-    values = [float(rec.forecast[d]) for rec in run.rounds[-int(length):]]
-    return disagreeing(min(values), max(values))
+    return cycle_span(run.stop, run.info.get("cycle_length"), run.rounds,
+                      lambda rec: rec.forecast[d])
 
 
 @dataclass(frozen=True)

@@ -116,28 +116,44 @@ def _iv_name(scn: "Scenario", label: str) -> str:
 
 
 def forecast_table(scn: "Scenario", document: Mapping[str, Any]) -> "pd.DataFrame":
-    """One row per issue x model x intervention: forecast, shift from the baseline, stop."""
+    """One row per issue x model x intervention: forecast, shift from the baseline, stop.
+
+    ``cycle``: the range of the forecast over the rounds of the cycle the run ends in,
+    where they disagree; ``shift_range``: the shift's range when the run or its baseline
+    so cycles (the forecast and shift are then what the model reports for a cycle).
+    """
     import pandas as pd
 
+    from ..forecast.headline import Headline, cycle_span, shift_range
+
+    def head(res, d: int) -> Headline:
+        rng = cycle_span(res.get("stop"), (res.get("info") or {}).get("cycle_length"),
+                         res.get("rounds", []), lambda rec: _at(rec["forecast"], d))
+        return Headline(res["model"], "", "", False, _at(res["forecast"], d), rng)
+
     rows = []
-    base: dict[tuple[str, str], float | None] = {}
+    base: dict[tuple[str, str], Headline] = {}
     for res in document.get("results", []):
         for d, iss in enumerate(_issues_of(res)):
             if _iv_label(res) == "baseline":
-                base[(res["model"], iss)] = _at(res["forecast"], d)
+                base[(res["model"], iss)] = head(res, d)
     for res in document.get("results", []):
         for d, iss in enumerate(_issues_of(res)):
-            f = _at(res["forecast"], d)
+            h = head(res, d)
+            f = h.value
             b = base.get((res["model"], iss))
             label = _iv_label(res)
+            moved = label != "baseline" and f is not None and b is not None \
+                and b.value is not None
             rows.append({
                 "issue": iss, "model": res["model"], "intervention": _iv_name(scn, label),
-                "forecast": f,
-                "shift": None if label == "baseline" or f is None or b is None else f - b,
+                "forecast": f, "cycle": h.cycle,
+                "shift": f - b.value if moved else None,
+                "shift_range": shift_range(h, b) if moved else None,
                 "rounds": len(res.get("rounds", [])) - 1, "stop": res.get("stop"),
             })
-    return pd.DataFrame(rows, columns=["issue", "model", "intervention", "forecast", "shift",
-                                       "rounds", "stop"])
+    return pd.DataFrame(rows, columns=["issue", "model", "intervention", "forecast", "cycle",
+                                       "shift", "shift_range", "rounds", "stop"])
 
 
 # --------------------------------------------------------------------------

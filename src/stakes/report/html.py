@@ -89,12 +89,19 @@ def _forecast_html(rep: Report) -> str:
     out = ["<table><thead><tr><th>issue</th><th>model</th><th>lever / plan</th>"
            "<th>forecast</th><th>shift from baseline</th><th>rounds</th><th>stop</th>"
            "</tr></thead><tbody>"]
+    from ..forecast.headline import range_text
+
     for r in df.itertuples(index=False):
+        value = range_text(r.cycle, 3) if r.cycle else _num(r.forecast)
+        shift = (range_text(r.shift_range, 3, signed=True) if r.shift_range else
+                 _num(r.shift, signed=True) if r.shift is not None else "")
         out.append(f"<tr><td>{_e(r.issue)}</td><td>{_e(r.model)}</td><td>{_e(r.intervention)}"
-                   f"</td><td class='num'>{_num(r.forecast)}</td><td class='num'>"
-                   f"{_num(r.shift, signed=True) if r.shift is not None else ''}</td>"
+                   f"</td><td class='num'>{_e(value)}</td><td class='num'>{_e(shift)}</td>"
                    f"<td class='num'>{_e(r.rounds)}</td><td>{_e(r.stop)}</td></tr>")
     out.append("</tbody></table>")
+    if df["cycle"].notna().any() or df["shift_range"].notna().any():
+        out.append("<p class='muted'>↻: the run (or its baseline) ends in a cycle whose rounds "
+                   "disagree; the range over the cycle's rounds is shown, not a forecast.</p>")
     return "".join(out)
 
 

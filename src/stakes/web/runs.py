@@ -56,15 +56,19 @@ def issue_charts(scn: Any, document: dict[str, Any], issue_id: str) -> tuple[lis
 def comparison_table(scn: Any, document: dict[str, Any]) -> dict[str, Any]:
     """Forecasts side by side: rows issue x model, columns baseline then each lever / plan.
 
-    Each cell is (forecast, shift from baseline, stop reason).
+    Each cell is (forecast, shift from baseline, stop reason, the forecast's cycle range
+    and the shift's as text, or None where no cycle leaves them undefined).
     """
+    from ..forecast.headline import range_text
     from ..report.build import forecast_table
 
     df = forecast_table(scn, document)
     columns = list(dict.fromkeys(df["intervention"])) if len(df) else []
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for r in df.itertuples(index=False):
-        rows.setdefault((r.issue, r.model), {})[r.intervention] = (r.forecast, r.shift, r.stop)
+        rows.setdefault((r.issue, r.model), {})[r.intervention] = (
+            r.forecast, r.shift, r.stop, range_text(r.cycle) if r.cycle else None,
+            range_text(r.shift_range, signed=True) if r.shift_range else None)
     names = {i.id: i.name for i in scn.issues}
     stops: dict[str, int] = {}
     for v in rows.values():
