@@ -254,3 +254,30 @@ def test_imposed_rule_is_the_models_round_zero_forecast(scn, extra):
                            interventions=[iv], issues=["x"])[0].run.forecast[0]
         want = round0(scn, "eum", ("x",), iv, options={"eum": extra}["eum"])[0][0]
         assert got == pytest.approx(want, abs=1e-12)
+
+
+def test_members_whose_cycle_straddles_the_goal_are_counted_against_the_one_run_engine():
+    # The default scenario's defence treaty cycles in many members; a member counts when
+    # its cycle's rounds fall on both sides of the goal, read off each member's own
+    # recorded run.
+    from stakes.api import load
+    from stakes.forecast.headline import cycle_range
+    from stakes.levers import baseline
+
+    scn = load(None)
+    goal = parse_goal("defense_treaty>=50", scn)
+    scorer = Scorer(scn, [goal], "eum", members=24, seed=0)
+    straddle = []
+    for row in scorer.values:
+        mscn = scorer.space.scenario_for(row)
+        run = run_scenario(mscn, ["eum"], interventions=[baseline()],
+                           issues=["defense_treaty"])[0].run
+        rng = cycle_range(run, 0)
+        straddle.append(rng is not None and rng[0] < 50 <= rng[1])
+    assert any(straddle)  # the check reads members that do straddle
+    assert scorer.base_cycle == pytest.approx(np.mean(straddle))
+    cand = Candidate((("allen_plan", 0),))
+    assert scorer.score([cand])[0].p_cycle is not None
+    # a model without rounds has no cycles to judge
+    assert Scorer(scn, [parse_goal("defense_treaty>=50", scn)], "compromise",
+                  members=4).base_cycle is None

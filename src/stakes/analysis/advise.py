@@ -270,6 +270,9 @@ class Score:
     p_bargained: float | None = None
     met: np.ndarray | None = field(default=None, repr=False)  # per member: every goal met
     side_effects: dict[str, Spread] = field(default_factory=dict)
+    # members ending in a cycle that meets the goals in some of its rounds and not in
+    # others: their count rests on what the model reports for a cycle (None: not judged)
+    p_cycle: float | None = None
 
     @property
     def label(self) -> str:
@@ -293,6 +296,7 @@ class Score:
         return {
             "plan": [{"lever": lv, "round": r} for lv, r in self.candidate.steps],
             "p_bargained": self.p_bargained,
+            "p_cycle": self.p_cycle,
             "mechanical": self.mechanical,
             "label": self.label,
             "cost": self.cost,
@@ -337,6 +341,7 @@ class Scorer:
             raise OptionError(f"{model} gives no forecast on {', '.join(missing)}; "
                               "choose another --model")
         self.base = base
+        self.base_cycle = self._p_cycle(base)
         self.base_met = np.ones(members, dtype=bool)
         for g in self.goals:
             self.base_met &= g.met(base["forecast"], base["forecast"])
@@ -357,10 +362,13 @@ class Scorer:
                            backend=self.backend,
                            engine_seed=self.seed, issues=list(issues))
             ev = ens.evaluate(self.values, members=range(self.members))
-            for (m, label, iss, _), f in ev.forecasts.items():
+            for (m, label, iss, wo), f in ev.forecasts.items():
                 if iss in issues:
                     key = "baseline" if label == "baseline" else label.split(":", 1)[1]
                     out.setdefault(key, {}).setdefault(part, {})[iss] = f
+                    if part == "forecast" and (m, label, iss, wo) in ev.cycles:
+                        lo, hi = ev.cycles[(m, label, iss, wo)]
+                        out[key].setdefault("cycle", {})[iss] = (lo, hi)
         if self.imposed_by is not None and self.imposed_by[0] == self.model:
             for v in out.values():
                 v["imposed"] = v["forecast"]
@@ -400,7 +408,28 @@ class Scorer:
                 imposed_ok &= g.met(got["imposed"], self.base["imposed"])
             p_barg = float((ok & ~imposed_ok).mean())
         return Score(cand, cost_of(self.scn, cand.levers), k / self.members,
-                     wilson(k, self.members), each, effect, imposed, toward, p_barg, ok)
+                     wilson(k, self.members), each, effect, imposed, toward, p_barg, ok,
+                     p_cycle=self._p_cycle(got))
+
+    def _p_cycle(self, got: dict[str, Any]) -> float | None:
+        """Share of members whose cycle meets every goal in its best round and misses one in
+        its worst (bounds on issues only; None where another kind of goal is set)."""
+        cycles = got.get("cycle")
+        if cycles is None or not all(isinstance(g, Goal) for g in self.goals):
+            return None
+        f = got["forecast"]
+        best = np.ones(self.members, dtype=bool)
+        worst = np.ones(self.members, dtype=bool)
+        for g in self.goals:
+            lo, hi = cycles.get(g.issue, (None, None))
+            if lo is None:
+                lo = hi = f[g.issue]
+            lo = np.where(np.isfinite(lo), lo, f[g.issue])
+            hi = np.where(np.isfinite(hi), hi, f[g.issue])
+            up, down = (hi, lo) if g.sign > 0 else (lo, hi)
+            best &= g.met({g.issue: up}, self.base["forecast"])
+            worst &= g.met({g.issue: down}, self.base["forecast"])
+        return float((best & ~worst).mean())
 
     def baseline_p(self) -> tuple[float, tuple[float, float], dict[str, Spread]]:
         ok = np.ones(self.members, dtype=bool)
@@ -471,6 +500,7 @@ class Advice:
     rank: str = "p"
     lever_values: dict[str, float] = field(default_factory=dict)
     lever_values_exact: bool = False
+    baseline_p_cycle: float | None = None  # see Score.p_cycle
 
     def json(self) -> dict[str, Any]:
         return {
@@ -485,6 +515,7 @@ class Advice:
             "budget": self.budget,
             "plans_evaluated": self.evaluated,
             "baseline": {"p_goals": self.baseline_p, "p_interval": list(self.baseline_interval),
+                         "p_cycle": self.baseline_p_cycle,
                          "forecast": {k: v.json() for k, v in self.baseline_forecast.items()}},
             "ranked": [s.json() for s in self.ranked],
             "pareto_front": [s.label for s in self.front],
@@ -591,7 +622,8 @@ def advise(scn: Scenario, goals: Sequence[AnyGoal], *, model: str = "eum",
     scorer.side_effects(report)
     p, ci, fc = scorer.baseline_p()
     advice = Advice(list(goals), model, members, seed, method, reaching, left_out, budget,
-                    len(scores), p, ci, fc, report, front, rank=rank)
+                    len(scores), p, ci, fc, report, front, rank=rank,
+                    baseline_p_cycle=scorer.base_cycle)
     advice.lever_values, advice.lever_values_exact = lever_values(scores, reaching, p)
     if orders:
         for s in report[:3]:

@@ -149,8 +149,10 @@ def _advice_tables(console: Console, scn, adv) -> None:
     fc = "; ".join(f"{i} {s.median:.1f} (80%: {s.lo:.1f}–{s.hi:.1f})"
                    for i, s in adv.baseline_forecast.items())
     lo, hi = adv.baseline_interval
+    cyc = (f"; {_pct(adv.baseline_p_cycle)} of members end in a cycle on both sides of the goal"
+           if adv.baseline_p_cycle else "")
     _say(console, f"baseline: goal met in {_pct(adv.baseline_p)} of members "
-                  f"[{_pct(lo)}–{_pct(hi)}]; {fc}")
+                  f"[{_pct(lo)}–{_pct(hi)}]; {fc}{cyc}")
     issue = adv.goals[0].issues[0]
     front = {id(s) for s in adv.front}
     t = Table(title=f"best plans (ranked by {adv.rank}; * on the cost front)",
@@ -165,8 +167,13 @@ def _advice_tables(console: Console, scn, adv) -> None:
         t.add_row(f"{k}{'*' if id(s) in front else ''}", f"{s.cost:g}", _pct(s.p_goals),
                   f"{_pct(s.p_interval[0])}–{_pct(s.p_interval[1])}",
                   f"{e.median:+.1f} ({e.lo:+.1f} to {e.hi:+.1f})", barg,
-                  "mechanical" if s.mechanical else "")
+                  ", ".join(f for f in ("mechanical" if s.mechanical else "",
+                                        f"cycles {_pct(s.p_cycle)}" if s.p_cycle else "") if f))
     console.print(t)
+    if adv.baseline_p_cycle or any(s.p_cycle for s in adv.ranked):
+        _say(console, "cycles N%: members whose run ends in a cycle that meets the goal in some "
+                      "rounds and misses it in others; they count by what the model reports for "
+                      "the cycle (its last round, or its mean with cycle_forecast: cycle_mean).")
     for k, s in enumerate(adv.ranked, 1):
         _say(console, f"{k}: {s.label}", 2)
     if adv.lever_values:
