@@ -292,12 +292,21 @@ class Score:
         shares = [self.bargained_share(i) for i in self.effect]
         return bool(shares) and all(s is not None and abs(s) < MECHANICAL_SHARE for s in shares)
 
+    @property
+    def flags(self) -> list[str]:
+        """``mechanical``, and ``cycles N%`` when members' cycles straddle the goal."""
+        out = ["mechanical"] if self.mechanical else []
+        if self.p_cycle:
+            out.append(f"cycles {100 * self.p_cycle:.0f}%")
+        return out
+
     def json(self) -> dict[str, Any]:
         return {
             "plan": [{"lever": lv, "round": r} for lv, r in self.candidate.steps],
             "p_bargained": self.p_bargained,
             "p_cycle": self.p_cycle,
             "mechanical": self.mechanical,
+            "flags": self.flags,
             "label": self.label,
             "cost": self.cost,
             "p_goals": self.p_goals,

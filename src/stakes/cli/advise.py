@@ -166,9 +166,7 @@ def _advice_tables(console: Console, scn, adv) -> None:
         barg = "—" if share is None else f"{100 * share:.0f}%"
         t.add_row(f"{k}{'*' if id(s) in front else ''}", f"{s.cost:g}", _pct(s.p_goals),
                   f"{_pct(s.p_interval[0])}–{_pct(s.p_interval[1])}",
-                  f"{e.median:+.1f} ({e.lo:+.1f} to {e.hi:+.1f})", barg,
-                  ", ".join(f for f in ("mechanical" if s.mechanical else "",
-                                        f"cycles {_pct(s.p_cycle)}" if s.p_cycle else "") if f))
+                  f"{e.median:+.1f} ({e.lo:+.1f} to {e.hi:+.1f})", barg, ", ".join(s.flags))
     console.print(t)
     if adv.baseline_p_cycle or any(s.p_cycle for s in adv.ranked):
         _say(console, "cycles N%: members whose run ends in a cycle that meets the goal in some "

@@ -119,7 +119,8 @@ def _plans_table(doc: dict[str, Any]) -> str:
             f"<td class='num'>{100 * r['p_interval'][0]:.0f}–{100 * r['p_interval'][1]:.0f}%"
             f"</td><td class='num'>{e['median']:+.1f} ({e['lo']:+.1f} to {e['hi']:+.1f})</td>"
             f"<td class='num'>{'—' if share is None else f'{100 * share:.0f}%'}</td>"
-            f"<td>{'mechanical' if r['mechanical'] else ''}</td></tr>")
+            f"<td>{_e(', '.join(r.get('flags', ['mechanical'] if r['mechanical'] else [])))}"
+            "</td></tr>")
     return head + "".join(rows) + "</tbody></table>"
 
 
@@ -132,7 +133,9 @@ def render_advice_html(scn_name: str, doc: dict[str, Any], header: dict[str, Any
             f"{len(doc['levers_searched'])} levers that reach the goal. Baseline: goal met in "
             f"{100 * b['p_goals']:.0f}% of members. Plans marked * are on the cost front; "
             "'bargained share' is the part of the effect that bargaining adds to what the "
-            "levers impose; 'mechanical' plans reach the goal because a lever moves the pivot.")
+            "levers impose; 'mechanical' plans reach the goal because a lever moves the pivot; "
+            "'cycles N%': members whose run ends in a cycle that meets the goal in some rounds "
+            "and misses it in others.")
     toc = ["<a href='#plans'>Plans</a>"]
     body = [f"<section id='plans'><h2>Plans</h2><p class='lead'>{_e(lead)}</p>",
             _plans_table(doc), chart_html("cost-front", 1, front_chart(doc))]
