@@ -267,6 +267,37 @@ def test_judge_direction_matches_the_shift(forecast, baseline, direction, by):
     assert status == ("met" if expected else "failed")
 
 
+@given(st.floats(0, 100), st.floats(0, 30), st.floats(0, 100), st.floats(0, 30),
+       st.sampled_from(["up", "down", "none", None]), st.floats(0, 10),
+       st.one_of(st.none(), st.floats(0, 100)), st.one_of(st.none(), st.floats(0, 100)))
+@settings(max_examples=300, deadline=None)
+def test_judge_over_cycles_judges_every_round(f_lo, f_w, b_lo, b_w, direction, by, lo, hi):
+    # A run ending in a cycle meets an expectation when every combination of its rounds
+    # and the baseline's does, fails when none does, and is "cycling" otherwise; checked
+    # against a fine grid over both ranges (ranges exactly at a bound included).
+    if lo is not None and hi is not None and lo > hi:
+        lo, hi = hi, lo
+    if direction is None and lo is None and hi is None:
+        hi = 50.0
+    ex = Expectation(id="e", issue="x", lever="l" if direction else None, direction=direction,
+                     by=by if direction else 0.0, min=lo, max=hi, reason="r")
+    fr, br = (f_lo, f_lo + f_w), (b_lo, b_lo + b_w)
+    grid_f = np.unique(np.concatenate([np.linspace(*fr, 41), fr]))
+    grid_b = np.unique(np.concatenate([np.linspace(*br, 41), br]))
+    seen = {judge(ex, float(f), float(b)) for f in grid_f for b in grid_b}
+    got = judge(ex, float(np.mean(fr)), float(np.mean(br)), fr, br)
+    if seen == {"met"}:
+        assert got == "met"
+    elif seen == {"failed"}:
+        # judged one bound at a time, a cycle may meet the forecast bound in some rounds and
+        # the shift bound in others yet both in none
+        assert got in ("failed", "cycling")
+    else:
+        assert got == "cycling"
+    # a range of one value is judged as that value
+    assert judge(ex, f_lo, b_lo, (f_lo, f_lo), (b_lo, b_lo)) == judge(ex, f_lo, b_lo)
+
+
 @pytest.mark.parametrize("extra, field", [
     ("expectations: [{id: e, issue: nope, max: 1, reason: r}]\n", "expectations[0].issue"),
     ("expectations: [{id: e, issue: x, lever: nope, direction: up, reason: r}]\n",

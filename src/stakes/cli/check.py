@@ -182,7 +182,8 @@ def expectations_table(scn, verdicts, models: list[str], console=None) -> None:
     for m in models:
         t.add_column(m)
     by = {(v.expectation.id, v.model): v for v in verdicts}
-    met = failed = 0
+    count = {"met": 0, "failed": 0, "cycling": 0}
+    marks = {"met": "met", "failed": "[red]FAILED[/red]", "cycling": "[yellow]cycling[/yellow]"}
     for ex in scn.expectations:
         cells = []
         for m in models:
@@ -190,11 +191,14 @@ def expectations_table(scn, verdicts, models: list[str], console=None) -> None:
             if v is None or v.status == "not run":
                 cells.append("n/a")
                 continue
-            met += v.status == "met"
-            failed += v.status == "failed"
-            mark = "met" if v.status == "met" else "[red]FAILED[/red]"
-            num = v.forecast if ex.direction is None else v.forecast - v.baseline
-            cells.append(f"{mark} {num:+.1f}" if ex.direction else f"{mark} {num:.1f}")
+            count[v.status] += 1
+            cells.append(f"{marks[v.status]} {v.judged}")
         t.add_row(ex.id, *cells)
     out_.print(t)
-    err.print(f"expectations: {met} met, {failed} failed (model × expectation)", markup=False)
+    if any("↻" in v.judged for v in verdicts if v.status != "not run"):
+        out_.print(textwrap.fill("↻: the run ends in a cycle whose rounds disagree; each of its "
+                                 "rounds is judged: met on all, FAILED on none, cycling on "
+                                 "some.", 100), markup=False, highlight=False)
+    err.print(f"expectations: {count['met']} met, {count['failed']} failed"
+              + (f", {count['cycling']} cycling" if count["cycling"] else "")
+              + " (model × expectation)", markup=False)

@@ -328,24 +328,35 @@ def expectation_notes(scn: "Scenario", document: Mapping[str, Any]) -> list[str]
     """One line per expectation the run can judge: which models meet it and which fail."""
     from ..scenario.review import evaluate_forecasts
 
+    from ..forecast.headline import cycle_span
+
     fc: dict[tuple[str, str, str], float] = {}
+    cycles: dict[tuple[str, str, str], tuple[float, float]] = {}
     for res in document.get("results", []):
         for d, iss in enumerate(_issues_of(res)):
             f = _at(res["forecast"], d)
             if f is not None:
                 fc[(res["model"], _iv_label(res), iss)] = f
+            rng = cycle_span(res.get("stop"), (res.get("info") or {}).get("cycle_length"),
+                             res.get("rounds", []), lambda rec: _at(rec["forecast"], d))
+            if rng is not None:
+                cycles[(res["model"], _iv_label(res), iss)] = rng
     models = list(dict.fromkeys(res["model"] for res in document.get("results", [])))
     out = []
     for ex in scn.expectations:
         vs = [v for v in evaluate_forecasts(scn.model_copy(update={"expectations": [ex]}), fc,
-                                            models) if v.status != "not run"]
+                                            models, cycles) if v.status != "not run"]
         if not vs:
             continue
         met = [f"{v.model} ({v.detail})" for v in vs if v.status == "met"]
         bad = [f"{v.model} ({v.detail})" for v in vs if v.status == "failed"]
+        cyc = [f"{v.model} ({v.detail})" for v in vs if v.status == "cycling"]
         out.append(f"Expectation {ex.id} ({ex.describe()}): "
-                   + (f"FAILED by {', '.join(bad)}" if bad else "met by every model run")
-                   + (f"; met by {', '.join(met)}" if bad and met else "") + ".")
+                   + (f"FAILED by {', '.join(bad)}" if bad else
+                      "met by every model run" if not cyc else "not failed")
+                   + (f"; met by {', '.join(met)}" if (bad or cyc) and met else "")
+                   + (f"; cycling (met in some rounds of a cycle) for {', '.join(cyc)}"
+                      if cyc else "") + ".")
     return out
 
 

@@ -395,10 +395,8 @@ def _verdicts(scn: Scenario, models: Sequence[str] = RESULT_MODELS):
 def _verdict_cell(v) -> str:
     if v.status == "not run":
         return "—"
-    ex = v.expectation
-    num = (f"{v.forecast - v.baseline:+.1f}" if ex.direction is not None
-           else f"{v.forecast:.1f}")
-    return f"met {num}" if v.status == "met" else f"**FAILED** {num}"
+    mark = {"met": "met", "failed": "**FAILED**", "cycling": "*cycling*"}[v.status]
+    return f"{mark} {v.judged}"
 
 
 def expectations_block(scn: Scenario, models: Sequence[str] = RESULT_MODELS) -> str:
@@ -408,8 +406,14 @@ def expectations_block(scn: Scenario, models: Sequence[str] = RESULT_MODELS) -> 
     by = {(v.expectation.id, v.model): v for v in _verdicts(scn, models)}
     met = sum(v.status == "met" for v in by.values())
     failed = sum(v.status == "failed" for v in by.values())
-    parts = [f"{met} model × expectation pairs met, **{failed} failed** "
-             f"({len(scn.expectations)} expectations, {len(models)} models)."]
+    cycling = sum(v.status == "cycling" for v in by.values())
+    parts = [f"{met} model × expectation pairs met, **{failed} failed**"
+             + (f", {cycling} cycling (met in some rounds of a cycle, not in others)"
+                if cycling else "")
+             + f" ({len(scn.expectations)} expectations, {len(models)} models)."
+             + (" ↻: the run ends in a cycle whose rounds disagree; its range is shown and "
+                "each of its rounds is judged." if any(
+                    "↻" in v.judged for v in by.values() if v.status != "not run") else "")]
     for issue in scn.issues:
         exs = [ex for ex in scn.expectations if ex.issue == issue.id]
         if not exs:

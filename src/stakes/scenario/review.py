@@ -81,71 +81,135 @@ def as_of_notice(scn: Scenario, today: dt.date | None = None) -> str | None:
 
 # -- expectations ----------------------------------------------------------
 
-Status = Literal["met", "failed", "not run"]
+# "cycling": a run ends in a cycle some of whose rounds meet the expectation and some not
+Status = Literal["met", "failed", "cycling", "not run"]
+Range = tuple[float, float]
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """One expectation checked against one model's runs."""
+    """One expectation checked against one model's runs.
+
+    ``forecast_range``/``baseline_range``: the forecast's range over the rounds of the
+    cycle the run ends in, where they disagree (``forecast`` is then what the model
+    reports for the cycle); the expectation is judged on every round of it.
+    """
 
     expectation: Expectation
     model: str
     status: Status
     forecast: float | None = None  # under the expectation's intervention
     baseline: float | None = None  # baseline forecast (lever and plan expectations)
+    forecast_range: Range | None = None
+    baseline_range: Range | None = None
+
+    def _shift(self) -> str:
+        f = self.forecast_range or (self.forecast, self.forecast)
+        b = self.baseline_range or (self.baseline, self.baseline)
+        return _text((f[0] - b[1], f[1] - b[0]), signed=True)
+
+    @property
+    def judged(self) -> str:
+        """What was judged, as printed: the forecast, or its shift for a direction (a
+        range with ↻ over a cycle's rounds)."""
+        if self.expectation.direction is None or self.baseline is None:
+            return _text(self.forecast_range or (self.forecast, self.forecast))
+        return self._shift()
 
     @property
     def detail(self) -> str:
         if self.forecast is None:
             return "no forecast"
+        f = _text(self.forecast_range or (self.forecast, self.forecast))
         if self.baseline is None or self.expectation.intervention == "baseline":
-            return f"forecast {self.forecast:.1f}"
-        return (f"forecast {self.forecast:.1f}, baseline {self.baseline:.1f}, "
-                f"shift {self.forecast - self.baseline:+.1f}")
+            return f"forecast {f}"
+        b = _text(self.baseline_range or (self.baseline, self.baseline))
+        return f"forecast {f}, baseline {b}, shift {self._shift()}"
 
 
-def _forecasts(results: Iterable) -> dict[tuple[str, str, str], float]:
-    """(model, intervention label, issue) -> forecast, from engine results."""
-    out = {}
+def _text(rng: Range, signed: bool = False) -> str:
+    """One decimal; a range with ↻ where a cycle's rounds disagree."""
+    from ..forecast.headline import range_text
+
+    if rng[0] != rng[1]:
+        return range_text(rng, 1, signed=signed)
+    return f"{rng[0]:+.1f}" if signed else f"{rng[0]:.1f}"
+
+
+def _forecasts(results: Iterable) -> tuple[dict[tuple[str, str, str], float],
+                                           dict[tuple[str, str, str], Range]]:
+    """(model, intervention label, issue) -> forecast, and -> its cycle's range where the
+    run ends in a cycle whose rounds disagree, from engine results."""
+    from ..forecast.headline import cycle_range
+
+    out, cycles = {}, {}
     for r in results:
         for d, iss in enumerate(r.run.issue_ids):
-            out[(r.model, r.intervention.label, iss)] = float(r.run.forecast[d])
-    return out
+            key = (r.model, r.intervention.label, iss)
+            out[key] = float(r.run.forecast[d])
+            rng = cycle_range(r.run, d)
+            if rng is not None:
+                cycles[key] = rng
+    return out, cycles
 
 
-def judge(ex: Expectation, forecast: float | None, baseline: float | None) -> Status:
-    """Whether ``forecast`` (and its shift from ``baseline``) meets ``ex``."""
+def _where(lo: float, hi: float, a: float, b: float, a_open: bool = False,
+           b_open: bool = False) -> str:
+    """Where the range [lo, hi] lies against the interval from a to b: "in", "out" or
+    "across"."""
+    def inside(x: float) -> bool:
+        return (x > a if a_open else x >= a) and (x < b if b_open else x <= b)
+
+    if inside(lo) and inside(hi):
+        return "in"
+    if hi < a or (a_open and hi == a) or lo > b or (b_open and lo == b):
+        return "out"
+    return "across"
+
+
+def judge(ex: Expectation, forecast: float | None, baseline: float | None,
+          forecast_range: Range | None = None, baseline_range: Range | None = None) -> Status:
+    """Whether ``forecast`` (and its shift from ``baseline``) meets ``ex``: on every round
+    of a cycle ("met"), on none ("failed") or on some ("cycling")."""
     if forecast is None or math.isnan(forecast):
         return "not run"
-    ok = True
-    if ex.min is not None:
-        ok &= forecast >= ex.min
-    if ex.max is not None:
-        ok &= forecast <= ex.max
+    f_lo, f_hi = forecast_range or (forecast, forecast)
+    places = [_where(f_lo, f_hi, -math.inf if ex.min is None else ex.min,
+                     math.inf if ex.max is None else ex.max)]
     if ex.direction is not None:
         if baseline is None or math.isnan(baseline):
             return "not run"
-        shift = forecast - baseline
-        ok &= {"up": shift > ex.by, "down": shift < -ex.by, "none": abs(shift) <= ex.by}[
-            ex.direction]
-    return "met" if ok else "failed"
+        b_lo, b_hi = baseline_range or (baseline, baseline)
+        s_lo, s_hi = f_lo - b_hi, f_hi - b_lo
+        places.append({"up": lambda: _where(s_lo, s_hi, ex.by, math.inf, a_open=True),
+                       "down": lambda: _where(s_lo, s_hi, -math.inf, -ex.by, b_open=True),
+                       "none": lambda: _where(s_lo, s_hi, -ex.by, ex.by)}[ex.direction]())
+    if "out" in places:
+        return "failed"
+    return "met" if all(p == "in" for p in places) else "cycling"
 
 
 def evaluate(scn: Scenario, results: Iterable, models: Iterable[str]) -> list[Verdict]:
     """Every expectation of ``scn`` against every model in ``models`` (engine results)."""
-    return evaluate_forecasts(scn, _forecasts(results), models)
+    fc, cycles = _forecasts(results)
+    return evaluate_forecasts(scn, fc, models, cycles)
 
 
 def evaluate_forecasts(scn: Scenario, fc: dict[tuple[str, str, str], float],
-                       models: Iterable[str]) -> list[Verdict]:
+                       models: Iterable[str],
+                       cycles: dict[tuple[str, str, str], Range] | None = None
+                       ) -> list[Verdict]:
     """The same from forecasts keyed by (model, intervention label, issue), e.g. those of
-    a stored run document."""
+    a stored run document, with the ranges of runs that end in disagreeing cycles."""
+    cycles = cycles or {}
+    models = list(models)
     out = []
     for ex in scn.expectations:
         for m in models:
-            f = fc.get((m, ex.intervention, ex.issue))
-            b = fc.get((m, "baseline", ex.issue))
-            out.append(Verdict(ex, m, judge(ex, f, b), f, b))
+            key, base = (m, ex.intervention, ex.issue), (m, "baseline", ex.issue)
+            f, b = fc.get(key), fc.get(base)
+            fr, br = cycles.get(key), cycles.get(base)
+            out.append(Verdict(ex, m, judge(ex, f, b, fr, br), f, b, fr, br))
     return out
 
 
