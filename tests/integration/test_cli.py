@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -164,21 +165,7 @@ def test_levers_ranks_every_issue_a_lever_moves(tmp_path):
 
 
 def test_run_says_where_bargaining_left_the_forecast_at_its_start(tmp_path):
-    path = tmp_path / "edge.yaml"
-    path.write_text("""
-stakes: 1
-metadata: {name: edge}
-actors:
-- {id: decider, name: Decider, capability: 10}
-- {id: left, name: Left, capability: 1}
-- {id: right, name: Right, capability: 1}
-issues:
-- {id: x, name: X, status_quo: 50}
-entries:
-- {actor: decider, issue: x, position: 0, salience: 0.9}
-- {actor: left, issue: x, position: 20, salience: 0.5}
-- {actor: right, issue: x, position: 70, salience: 0.5}
-""")
+    path = Path(__file__).resolve().parents[1] / "data" / "edge.yaml"
     res = invoke("run", str(path), "--no-save", "-m", "eum", "--members", "0")
     assert res.exit_code == 0, res.output
     text = " ".join(res.output.split())

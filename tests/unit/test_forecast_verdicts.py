@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -201,20 +202,7 @@ def test_an_interval_that_does_not_hold_the_forecast_makes_it_fragile():
                           iv=Interval(1.0, 2.0, 1.0, 3.0, 100, 0.8), th=th) == "robust"
 
 
-EDGE = """
-stakes: 1
-metadata: {name: edge}
-actors:
-- {id: decider, name: Decider, capability: 10}
-- {id: left, name: Left, capability: 1}
-- {id: right, name: Right, capability: 1}
-issues:
-- {id: x, name: X, status_quo: 50}
-entries:
-- {actor: decider, issue: x, position: 0, salience: 0.9}
-- {actor: left, issue: x, position: 20, salience: 0.5}
-- {actor: right, issue: x, position: 70, salience: 0.5}
-"""
+EDGE = (Path(__file__).resolve().parents[1] / "data" / "edge.yaml").read_text()
 
 
 def test_a_pivot_at_the_end_of_the_scale_gives_a_forecast_its_members_do_not_hold():

@@ -113,18 +113,14 @@ def forecast_verdict(width: float, *, cycling: bool, degenerate: bool, iv: Inter
 
 def effect_verdict(width: float, *, cycling: bool, degenerate: bool, iv: Interval | None,
                    th: Thresholds) -> str | None:
-    """The verdict of a lever's effect: fragile also when its sign is not settled."""
-    if degenerate:
-        return "degenerate"
-    if cycling:
-        return "cycling"
-    if iv is None:
-        return None
-    zero = th.zero * width
-    if (iv.width > th.fragile_width * width or (iv.lo < -zero and iv.hi > zero)
-            or not iv.holds_nominal(width)):
-        return "fragile"
-    return "robust"
+    """The verdict of a lever's effect: a forecast's, and fragile also when its sign is not
+    settled."""
+    verdict = forecast_verdict(width, cycling=cycling, degenerate=degenerate, iv=iv, th=th)
+    if verdict == "robust" and iv is not None:
+        zero = th.zero * width
+        if iv.lo < -zero and iv.hi > zero:
+            return "fragile"
+    return verdict
 
 
 def eum_work(ens) -> float:
